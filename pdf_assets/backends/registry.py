@@ -1,0 +1,62 @@
+"""Process-wide model cache: each (stage, backend, model, revision, device, dtype) loads once.
+
+Loading is lazy (first use, never at import time) and guarded by a lock so two assets of
+one run never load the same weights twice. Backend families are imported only when
+selected, so the embedded default never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from typing import Protocol
+
+from pdf_assets.core.config import ModelSpec
+from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.model import BatchModel
+
+logger = logging.getLogger(__name__)
+
+AnyModel = BatchModel[object, object, object, object]
+
+_FAMILIES = {
+    "embedded": "pdf_assets.backends.embedded",
+    "hf": "pdf_assets.backends.hf",
+    "fake": "pdf_assets.backends.fake",
+}
+_CACHE: dict[ModelSpec, list[AnyModel]] = {}
+_LOCK = threading.Lock()
+
+
+class _Family(Protocol):
+    def devices_for(self, spec: ModelSpec) -> list[str]: ...
+
+    def load(self, spec: ModelSpec, device: str) -> AnyModel: ...
+
+
+def _family(backend: str) -> _Family:
+    if backend not in _FAMILIES:
+        raise ConfigError(f"unknown backend {backend!r}; expected one of {sorted(_FAMILIES)}")
+    module: _Family = importlib.import_module(_FAMILIES[backend])  # type: ignore[assignment]
+    return module
+
+
+def load_models(spec: ModelSpec) -> list[AnyModel]:
+    """One loaded replica per device of `spec.device` (several only for `cuda:all`)."""
+    with _LOCK:
+        cached = _CACHE.get(spec)
+        if cached is not None:
+            return cached
+        family = _family(spec.backend)
+        devices = family.devices_for(spec)
+        logger.info("loading %s/%s (%s) on %s", spec.stage, spec.backend, spec.model or "default", devices)
+        models = [family.load(spec, device) for device in devices]
+        _CACHE[spec] = models
+        return models
+
+
+def clear_cache() -> None:
+    """Forget loaded models (tests; freeing memory between benchmark configurations)."""
+    with _LOCK:
+        _CACHE.clear()

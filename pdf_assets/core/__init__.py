@@ -1,0 +1,1 @@
+"""Pure-Python core: domain types, errors, configs and the batch runner (no dagster, no torch)."""

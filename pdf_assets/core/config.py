@@ -1,0 +1,85 @@
+"""Typed settings: which weights, which runtime, which device, how big a batch.
+
+These are plain frozen dataclasses so the inference core can be configured without
+Dagster (CLI, benchmarks, GPU machine); the Dagster resource maps its fields onto them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pdf_assets.core.errors import ConfigError
+
+BACKENDS = ("embedded", "hf", "fake")
+STAGES = ("layout", "ocr", "tables", "figures")
+DTYPES = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How the runner batches one stage."""
+
+    batch_size: int = 8
+    min_batch_size: int = 1
+    grow_after: int = 4  # clean batches after an OOM before the batch grows again
+    prefetch: int = 2  # batches preprocessed ahead on CPU threads while the device works
+    sort_by_cost: bool = True
+    max_memory_gib: float | None = None  # optional device memory budget for the stage
+    max_memory_fraction: float | None = None  # or as a fraction of the device's memory
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.min_batch_size < 1:
+            raise ConfigError("batch sizes must be >= 1")
+        if self.min_batch_size > self.batch_size:
+            raise ConfigError("min_batch_size must not exceed batch_size")
+        if self.max_memory_fraction is not None and not 0 < self.max_memory_fraction <= 1:
+            raise ConfigError("max_memory_fraction must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which backend and weights a stage uses, and where it runs.
+
+    `model` is a hub id or a local folder; hub ids should carry a pinned `revision`.
+    `options` are backend-specific knobs as sorted (key, value) pairs so the spec stays
+    hashable (it is the model cache's key).
+    """
+
+    stage: str
+    backend: str = "embedded"
+    model: str | None = None
+    revision: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    local_files_only: bool = True
+    options: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ConfigError(f"unknown stage {self.stage!r}; expected one of {STAGES}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r}; expected one of {BACKENDS}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"unknown dtype {self.dtype!r}; expected one of {DTYPES}")
+
+    def option(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.options).get(key, default)
+
+
+def default_data_dir() -> Path:
+    """Where page images, crops, the IO manager's values and the SQLite DB live."""
+    return Path(os.environ.get("PDF_ASSETS_DATA_DIR", "data")).resolve()
+
+
+def default_inbox() -> Path:
+    return Path(os.environ.get("PDF_ASSETS_INBOX", "inbox")).resolve()
+
+
+def default_db_url() -> str:
+    """`PDF_ASSETS_DB_URL` or a SQLite file in the data folder."""
+    url = os.environ.get("PDF_ASSETS_DB_URL")
+    if url:
+        return url
+    return f"sqlite:///{default_data_dir() / 'pdf_assets.db'}"

@@ -1,0 +1,36 @@
+"""One error hierarchy for the project.
+
+Item-level problems (a broken PDF, a region a model chokes on) are caught and recorded as
+`ItemFailure`s; everything that derives from `SystemicError` means the run cannot go on
+(no device, model weights missing) and is raised to the orchestrator.
+"""
+
+from __future__ import annotations
+
+
+class PdfAssetsError(Exception):
+    """Root of every error the project raises on purpose."""
+
+
+class ConfigError(PdfAssetsError, ValueError):
+    """A setting is invalid (unknown backend, bad device string, bad partition key)."""
+
+
+class SystemicError(PdfAssetsError):
+    """The stage cannot run at all; retrying single items would not help."""
+
+
+class DeviceUnavailableError(SystemicError):
+    """The configured device (e.g. `cuda:1`) does not exist on this machine."""
+
+
+class ModelLoadError(SystemicError):
+    """Model weights could not be loaded; the message says which model and how to provide it."""
+
+
+class DeviceOutOfMemoryError(PdfAssetsError):
+    """A batch did not fit in device memory. The batch runner halves the batch and retries."""
+
+
+class DocumentError(PdfAssetsError):
+    """A PDF could not be opened or rendered; it is recorded and its folder carries on."""

@@ -1,0 +1,1 @@
+"""Dagster wiring: partitions, assets, resources, IO manager, sensor, schedule."""

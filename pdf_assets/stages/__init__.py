@@ -1,0 +1,1 @@
+"""Pipeline stages: domain objects in, domain objects out (no dagster, no torch)."""
