@@ -1,21 +1,37 @@
 """The batch runner every model stage goes through.
 
-Takes all items of a stage (across every document and partition of the run), sorts them
-by the model's cost estimate so a batch holds similar sizes, runs them in batches and
-returns results in the original order. Failures of single items are isolated and
-recorded; systemic errors raise.
+Takes all items of a stage (across every document and partition of the run) and runs them
+through one or more model replicas in batches, returning results in the original order:
+
+- items are sorted by the model's cost estimate, largest first, so a batch holds similar
+  sizes (less padding) and the most memory-hungry batch runs first: an out-of-memory error
+  or a memory-budget probe meets the worst case early instead of at the end of a long run;
+- the CPU `preprocess` of the next `policy.prefetch` batches runs on worker threads while
+  the device runs `forward` + `postprocess` of the current one;
+- an out-of-memory error frees device memory, halves the batch and retries the same items,
+  growing back after `policy.grow_after` clean batches, so results equal an OOM-free run;
+- any other item-level error is isolated by bisecting the batch; only the failing items are
+  recorded, `SystemicError`s raise at once;
+- with several replicas (one per GPU) each runs in its own thread, pulling batches from one
+  shared queue, with its own OOM and memory-budget state.
+
+Backends must keep `preprocess` thread-safe: it runs on pool threads, several at a time.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Generic
 
 from pdf_assets.core.config import BatchPolicy
 from pdf_assets.core.errors import SystemicError
+from pdf_assets.core.memory_budget import MemoryBudget
 from pdf_assets.core.model import BatchModel, BatchT, ItemT, OutT, RawT
 from pdf_assets.core.types import ItemFailure, StageMetrics
 
@@ -37,6 +53,222 @@ class StageRun(Generic[OutT]):
         return [ItemFailure(stage=stage, item=names[i], error=e) for i, e in sorted(self.failures.items())]
 
 
+def error_text(exc: BaseException) -> str:
+    """How a failed item's error is recorded: type and message, no traceback."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Shared(Generic[ItemT, OutT]):
+    """What every replica worker shares: the sorted work list, the results and progress.
+
+    One lock guards all of it; progress is reported under the lock so counts reach the
+    callback in increasing order even with several replicas.
+    """
+
+    def __init__(self, stage: str, items: Sequence[ItemT], order: list[int], progress: Progress | None) -> None:
+        self.stage = stage
+        self.items = items
+        self.outputs: list[OutT | None] = [None] * len(items)
+        self.failures: dict[int, str] = {}
+        self.batch_sizes: list[int] = []
+        self.stop = threading.Event()
+        self._order = order
+        self._cursor = 0
+        self._done = 0
+        self._progress = progress
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> list[int]:
+        """The next `n` item indices in cost order ([] when the work is gone or stopped)."""
+        with self._lock:
+            if self.stop.is_set():
+                return []
+            idx = self._order[self._cursor : self._cursor + n]
+            self._cursor += len(idx)
+            return idx
+
+    def record(self, pairs: Sequence[tuple[int, OutT]], failed: dict[int, str], ran: int | None) -> None:
+        """Store one finished batch (`ran` = size of a successful forward, None if none ran)."""
+        with self._lock:
+            for i, out in pairs:
+                self.outputs[i] = out
+            self.failures.update(failed)
+            if ran is not None:
+                self.batch_sizes.append(ran)
+            self._done += len(pairs) + len(failed)
+            if self._progress is not None:
+                self._progress(self.stage, self._done, len(self.items))
+
+
+class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
+    """One model replica's worker: its prefetch pipeline, OOM state and memory budget."""
+
+    def __init__(
+        self, model: BatchModel[ItemT, BatchT, RawT, OutT], shared: _Shared[ItemT, OutT], policy: BatchPolicy
+    ) -> None:
+        self.model = model
+        self.shared = shared
+        self.policy = policy
+        self.budget = MemoryBudget(shared.stage, model, policy)
+        self.target = min(policy.batch_size, self.budget.fitted or policy.batch_size)
+        self.size = self.budget.start_size()
+        self.clean = 0  # clean batches since the last OOM or growth step
+        self.grow_after = policy.grow_after
+        self._grown_to = 0  # the size the last growth step tried
+        self.oom_retries = 0
+        self.peak = 0
+        self.forwards = 0
+        # item indices handed back after an OOM; they run (in order) before new work
+        self._returned: deque[int] = deque()
+        self._pipeline: deque[tuple[list[int], Future[BatchT]]] = deque()
+
+    def run(self) -> None:
+        """Pull batches until the shared work is gone; stop everyone on a systemic error."""
+        pool = ThreadPoolExecutor(max(1, self.policy.prefetch), thread_name_prefix=f"{self.shared.stage}-pre")
+        try:
+            self.model.reset_peak_memory()
+            while True:
+                self._fill(pool)
+                if not self._pipeline:
+                    return
+                idx, batch = self._pipeline.popleft()
+                self._run_batch(idx, batch)
+        except BaseException:
+            self.shared.stop.set()
+            raise
+        finally:
+            self._drop_pipeline()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _fill(self, pool: ThreadPoolExecutor) -> None:
+        """Keep the current batch plus `prefetch` more queued for (or in) preprocessing.
+
+        While a memory budget is being probed only the probe batch is queued: the batches
+        after it must be cut at the size the probe's measurement yields.
+        """
+        depth = 1 if self.budget.pending else self.policy.prefetch + 1
+        while len(self._pipeline) < depth:
+            idx = self._next_chunk()
+            if not idx:
+                return
+            chunk = [self.shared.items[i] for i in idx]
+            self._pipeline.append((idx, pool.submit(self.model.preprocess, chunk)))
+
+    def _next_chunk(self) -> list[int]:
+        idx: list[int] = []
+        while self._returned and len(idx) < self.size:
+            idx.append(self._returned.popleft())
+        if len(idx) < self.size:
+            idx.extend(self.shared.take(self.size - len(idx)))
+        return idx
+
+    def _drop_pipeline(self) -> list[int]:
+        """Cancel prefetched batches (a running one finishes unused); return their items."""
+        pending: list[int] = []
+        for idx, future in self._pipeline:
+            future.cancel()
+            pending.extend(idx)
+        self._pipeline.clear()
+        return pending
+
+    def _run_batch(self, idx: list[int], batch: Future[BatchT]) -> None:
+        started = time.perf_counter()
+        try:
+            pairs = self._forward(idx, batch.result())
+        except SystemicError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - OOM is retried, anything else bisected
+            if self.model.is_out_of_memory(exc):
+                self._shrink(idx, exc)
+            else:
+                self._isolate(idx, exc)
+            return
+        self._succeeded(idx, pairs, started)
+
+    def _forward(self, idx: list[int], batch: BatchT) -> list[tuple[int, OutT]]:
+        """Device work and postprocess of one preprocessed batch, contract-checked."""
+        measuring = self.budget.pending
+        baseline = 0
+        if measuring:
+            self.model.reset_peak_memory()
+            baseline = self.model.peak_memory_bytes()
+        raw = self.model.forward(batch)
+        outputs = self.model.postprocess(raw, [self.shared.items[i] for i in idx])
+        pairs = list(zip(idx, outputs, strict=True))
+        self.forwards += 1
+        peak = self.model.peak_memory_bytes()
+        self.peak = max(self.peak, peak)
+        if measuring and self.budget.measure(len(idx), baseline, peak) is not None:
+            self.target = self.budget.fitted or self.target
+            self.size = self.target
+        return pairs
+
+    def _succeeded(self, idx: list[int], pairs: list[tuple[int, OutT]], started: float) -> None:
+        self.shared.record(pairs, {}, len(idx))
+        logger.debug(
+            "%s on %s: batch of %d in %.3fs", self.shared.stage, self.model.device, len(idx),
+            time.perf_counter() - started,
+        )
+        if len(idx) >= self.size:
+            # Smaller batches (prefetched before a growth step, bisection halves) say
+            # nothing about whether the current size fits.
+            self.clean += 1
+        if self.size < self.target and self.clean >= self.grow_after:
+            self.size = min(self.target, self.size * 2)
+            self._grown_to = self.size
+            self.clean = 0
+            logger.debug("%s on %s: batch size grows to %d", self.shared.stage, self.model.device, self.size)
+
+    def _shrink(self, idx: list[int], exc: Exception) -> None:
+        """Out of memory: free, halve, and hand the batch (and the prefetched ones) back."""
+        self.model.free_memory()
+        half = len(idx) // 2
+        if half < self.policy.min_batch_size:
+            # Nothing smaller is allowed: the items cannot run on this device at all.
+            self.shared.record([], {i: error_text(exc) for i in idx}, None)
+            return
+        self.oom_retries += 1
+        if len(idx) == self._grown_to:
+            # Growing into this size failed again: wait twice as long before the next try,
+            # so a hard limit costs a logarithmic number of retries, not one per few batches.
+            self.grow_after = max(1, self.grow_after * 2)
+        self.size = min(self.size, half)
+        self.clean = 0
+        logger.info(
+            "%s on %s: out of memory at batch %d, retrying at %d", self.shared.stage, self.model.device,
+            len(idx), self.size,
+        )
+        pending = idx + self._drop_pipeline()
+        self._returned.extendleft(reversed(pending))
+
+    def _isolate(self, idx: list[int], exc: Exception) -> None:
+        """Bisect a failing batch until each failing item stands alone, then record it."""
+        if len(idx) == 1:
+            logger.debug("%s: item %d failed: %s", self.shared.stage, idx[0], error_text(exc))
+            self.shared.record([], {idx[0]: error_text(exc)}, None)
+            return
+        mid = len(idx) // 2
+        for half in (idx[:mid], idx[mid:]):
+            self._run_now(half)
+
+    def _run_now(self, idx: list[int]) -> None:
+        """One sub-batch of a bisection, synchronously (it is small and rare)."""
+        started = time.perf_counter()
+        try:
+            batch = self.model.preprocess([self.shared.items[i] for i in idx])
+            pairs = self._forward(idx, batch)
+        except SystemicError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - bisected further, recorded per item
+            if self.model.is_out_of_memory(exc):
+                self.model.free_memory()
+                if len(idx) > 1:
+                    self.oom_retries += 1
+            self._isolate(idx, exc)
+            return
+        self._succeeded(idx, pairs, started)
+
+
 def run_batched(
     stage: str,
     models: Sequence[BatchModel[ItemT, BatchT, RawT, OutT]],
@@ -44,48 +276,60 @@ def run_batched(
     policy: BatchPolicy,
     progress: Progress | None = None,
 ) -> StageRun[OutT]:
-    """Run `items` through `models` (one replica per device) in batches."""
+    """Run `items` through `models` (one replica per device) in batches, in input order."""
+    devices = ",".join(m.device for m in models)
+    backend = models[0].name if models else ""
+    if not items:
+        return StageRun(outputs=[], metrics=StageMetrics(stage=stage, backend=backend, device=devices or "cpu"))
     if not models:
         raise SystemicError(f"stage {stage}: no model replica to run on")
-    model = models[0]
-    metrics = StageMetrics(stage=stage, backend=model.name, device=model.device, items=len(items))
-    outputs: list[OutT | None] = [None] * len(items)
-    failures: dict[int, str] = {}
-    order = sorted(range(len(items)), key=lambda i: model.cost(items[i])) if policy.sort_by_cost else list(range(len(items)))
     started = time.perf_counter()
-    done = 0
-    for start in range(0, len(order), policy.batch_size):
-        idx = order[start : start + policy.batch_size]
-        _run_isolating(model, items, idx, outputs, failures)
-        metrics.batches += 1
-        metrics.batch_sizes.append(len(idx))
-        done += len(idx)
-        if progress:
-            progress(stage, done, len(items))
-    metrics.seconds = time.perf_counter() - started
-    metrics.failures = len(failures)
-    return StageRun(outputs=outputs, failures=failures, metrics=metrics)
+    order = list(range(len(items)))
+    if policy.sort_by_cost:
+        order.sort(key=lambda i: models[0].cost(items[i]), reverse=True)
+    shared: _Shared[ItemT, OutT] = _Shared(stage, items, order, progress)
+    replicas = [_Replica(model, shared, policy) for model in models]
+    _run_replicas(stage, replicas)
+    metrics = StageMetrics(
+        stage=stage,
+        backend=backend,
+        device=devices,
+        items=len(items),
+        batches=len(shared.batch_sizes),
+        batch_sizes=list(shared.batch_sizes),
+        oom_retries=sum(r.oom_retries for r in replicas),
+        failures=len(shared.failures),
+        seconds=time.perf_counter() - started,
+        peak_memory_bytes=max(r.peak for r in replicas),
+    )
+    _log_summary(metrics)
+    return StageRun(outputs=shared.outputs, failures=dict(shared.failures), metrics=metrics)
 
 
-def _run_isolating(
-    model: BatchModel[ItemT, BatchT, RawT, OutT],
-    items: Sequence[ItemT],
-    idx: list[int],
-    outputs: list[OutT | None],
-    failures: dict[int, str],
-) -> None:
-    """Run one batch; on an item-level error bisect to find the failing items."""
-    try:
-        results = model.run([items[i] for i in idx])
-    except SystemicError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - isolated below, recorded per item
-        if len(idx) == 1:
-            failures[idx[0]] = f"{type(exc).__name__}: {exc}"
-            return
-        mid = len(idx) // 2
-        _run_isolating(model, items, idx[:mid], outputs, failures)
-        _run_isolating(model, items, idx[mid:], outputs, failures)
+def _run_replicas(stage: str, replicas: Sequence[_Replica[ItemT, BatchT, RawT, OutT]]) -> None:
+    """One replica runs in the caller's thread; several run data-parallel, one thread each."""
+    if len(replicas) == 1:
+        replicas[0].run()
         return
-    for i, out in zip(idx, results, strict=True):
-        outputs[i] = out
+    with ThreadPoolExecutor(len(replicas), thread_name_prefix=f"{stage}-replica") as pool:
+        futures = [pool.submit(r.run) for r in replicas]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        # A failing replica has set the stop flag; the others drain what they hold and exit.
+        wait(futures)
+    for future in futures:
+        exc = future.exception()
+        if exc is not None:
+            raise exc
+    for replica in replicas:
+        if replica.forwards == 0:
+            logger.info("%s: replica on %s got no work (fewer batches than replicas)", stage, replica.model.device)
+
+
+def _log_summary(metrics: StageMetrics) -> None:
+    sizes = metrics.batch_sizes
+    logger.info(
+        "%s [%s on %s]: %d items, %d batches (size %d..%d), %d OOM retries, %d failures, %.2fs, %.1f items/s",
+        metrics.stage, metrics.backend, metrics.device, metrics.items, metrics.batches,
+        min(sizes) if sizes else 0, max(sizes) if sizes else 0, metrics.oom_retries, metrics.failures,
+        metrics.seconds, metrics.items_per_s,
+    )

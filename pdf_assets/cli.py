@@ -1,0 +1,111 @@
+"""`pdf-assets`: run the pipeline and look at its results without opening the UI.
+
+`demo` and `run` execute the same Dagster job the UI runs, in this process, over a
+partition range (so lineage and run history show up in the UI afterwards when
+DAGSTER_HOME is set); `show` prints what is in the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pdf_assets.core.folders import partition_key_for
+from pdf_assets.samples import write_samples
+
+logger = logging.getLogger(__name__)
+
+
+class ProgressBars(logging.Handler):
+    """Draws one progress bar per stage from the engine's progress log records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bars: dict[str, object] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        stage, done, total = getattr(record, "stage", None), getattr(record, "done", 0), getattr(record, "total", 0)
+        if stage is None:
+            return
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=f"{stage:>8}", unit="item", file=sys.stderr, leave=True)
+        bar.update(done - bar.n)  # type: ignore[attr-defined]
+        if done >= total:
+            bar.close()  # type: ignore[attr-defined]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    progress = logging.getLogger("pdf_assets.progress")
+    progress.setLevel(logging.INFO)
+    progress.propagate = verbose
+    progress.addHandler(ProgressBars())
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pdf_assets.runner import run_folders
+
+    inbox = Path(args.inbox or os.environ.get("PDF_ASSETS_INBOX", "inbox")).resolve()
+    folder = inbox / "demo-samples"
+    paths = write_samples(folder)
+    print(f"wrote {len(paths)} sample PDFs to {folder}")
+    return run_folders([folder], args)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pdf_assets.runner import run_folders
+
+    folders = [Path(f).resolve() for f in args.folders]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    bad = [f.name for f in folders if partition_key_for(f.name) is None]
+    if bad:
+        print(f"error: folder names cannot become partition keys: {', '.join(bad)}", file=sys.stderr)
+        return 2
+    return run_folders(folders, args)
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from pdf_assets.report import print_summary
+
+    return print_summary(args.db_url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pdf-assets", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("demo", "write sample PDFs into the inbox and process them"), ("run", "process PDF folders")):
+        p = sub.add_parser(name, help=help_text)
+        if name == "run":
+            p.add_argument("folders", nargs="+", help="folders of PDFs (one partition each)")
+        else:
+            p.add_argument("--inbox", help="inbox folder (default: $PDF_ASSETS_INBOX or ./inbox)")
+        p.add_argument("--data-dir", help="page store and values (default: $PDF_ASSETS_DATA_DIR or ./data)")
+        p.add_argument("--db-url", help="SQLAlchemy URL (default: $PDF_ASSETS_DB_URL or SQLite in the data dir)")
+        p.add_argument("--backend", choices=("embedded", "hf", "fake"), default="embedded", help="model family for every stage")
+        p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | cuda:all")
+        p.add_argument("--dagster-log-level", default="WARNING", help="Dagster's console log level (e.g. INFO)")
+    show = sub.add_parser("show", help="print what the database holds")
+    show.add_argument("--db-url", help="SQLAlchemy URL (default: $PDF_ASSETS_DB_URL or SQLite in the data dir)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    handlers = {"demo": _cmd_demo, "run": _cmd_run, "show": _cmd_show}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

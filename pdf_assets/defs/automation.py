@@ -1,0 +1,117 @@
+"""The inbox sensor and the nightly catch-up schedule.
+
+New or changed folders become partitions AND get processed: the sensor adds the
+partitions, reports the `pdf_folders` root asset (lineage starts at the files) and
+requests ONE run over the new keys using Dagster's partition-range tags. Dynamic
+partitions are ordered by insertion, so keys added together form one contiguous range;
+changed older folders may not, and each contiguous range becomes its own run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+
+from dagster import (
+    AssetMaterialization,
+    DefaultSensorStatus,
+    MetadataValue,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    schedule,
+    sensor,
+)
+
+from pdf_assets.core.folders import InboxFolder, scan_inbox
+from pdf_assets.defs.jobs import pdf_job
+from pdf_assets.defs.partitions import PARTITIONS_NAME, folder_partitions
+from pdf_assets.defs.resources import PdfAssetsResource
+from pdf_assets.storage.db import init_db, make_engine, session_scope
+from pdf_assets.storage.repository import partition_states
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def contiguous_ranges(keys: Sequence[str], order: Sequence[str]) -> list[tuple[str, str]]:
+    """Split `keys` into runs of neighbours in the partition order (one run request each)."""
+    position = {k: i for i, k in enumerate(order)}
+    wanted = sorted((position[k] for k in set(keys) if k in position))
+    ranges: list[tuple[str, str]] = []
+    for pos in wanted:
+        if ranges and position[ranges[-1][1]] == pos - 1:
+            ranges[-1] = (ranges[-1][0], order[pos])
+        else:
+            ranges.append((order[pos], order[pos]))
+    return ranges
+
+
+def range_requests(keys: Sequence[str], order: Sequence[str], reason: str) -> list[RunRequest]:
+    return [
+        RunRequest(
+            run_key=f"{reason}:{start}..{end}:{abs(hash(tuple(sorted(keys)))) % 10**12}",
+            tags={RANGE_START: start, RANGE_END: end, "pdf_assets/trigger": reason},
+        )
+        for start, end in contiguous_ranges(keys, order)
+    ]
+
+
+def _materialization(folder: InboxFolder) -> AssetMaterialization:
+    return AssetMaterialization(
+        asset_key="pdf_folders",
+        partition=folder.key,
+        metadata={
+            "path": MetadataValue.path(str(folder.path)),
+            "pdfs": MetadataValue.int(folder.pdf_count),
+            "fingerprint": MetadataValue.text(folder.fingerprint),
+        },
+    )
+
+
+@sensor(job=pdf_job, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=15)
+def inbox_sensor(context: SensorEvaluationContext, pdf: PdfAssetsResource) -> SensorResult | SkipReason:
+    """Turn new or changed inbox folders into partitions and process them in one run."""
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    folders, rejected = scan_inbox(pdf.inbox_path())
+    for name in rejected:
+        context.log.warning(f"inbox folder {name!r} has no usable partition key (or a duplicate); skipped")
+    changed = [f for f in folders if seen.get(f.key) != f.fingerprint]
+    if not changed:
+        return SkipReason(f"no new or changed folders in {pdf.inbox_path()}")
+    existing = list(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
+    new_keys = [f.key for f in changed if f.key not in existing]
+    order = existing + new_keys
+    cursor = json.dumps({**seen, **{f.key: f.fingerprint for f in changed}}, sort_keys=True)
+    return SensorResult(
+        run_requests=range_requests([f.key for f in changed], order, "inbox"),
+        dynamic_partitions_requests=[folder_partitions.build_add_request(new_keys)] if new_keys else [],
+        asset_events=[_materialization(f) for f in changed],
+        cursor=cursor,
+    )
+
+
+def stale_partitions(pdf: PdfAssetsResource, keys: Sequence[str]) -> list[str]:
+    """Partitions whose rows are missing from the database or older than their folder."""
+    folders = {f.key: f for f in scan_inbox(pdf.inbox_path())[0]}
+    engine = make_engine(pdf.database_url())
+    try:
+        init_db(engine)
+        with session_scope(engine) as session:
+            states = partition_states(session)
+    finally:
+        engine.dispose()
+    return [k for k in keys if k in folders and states.get(k, ("", None))[0] != folders[k].fingerprint]
+
+
+@schedule(job=pdf_job, cron_schedule="0 2 * * *", execution_timezone="UTC")
+def nightly_catch_up(context: ScheduleEvaluationContext, pdf: PdfAssetsResource) -> list[RunRequest] | SkipReason:
+    """Re-request partitions whose `db_rows` is missing or stale (e.g. a run that failed)."""
+    order = list(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
+    stale = stale_partitions(pdf, order)
+    if not stale:
+        return SkipReason("every partition's rows are up to date")
+    return range_requests(stale, order, f"nightly-{context.scheduled_execution_time:%Y%m%d}")

@@ -1,0 +1,35 @@
+"""The code location: `dagster dev -w workspace.yaml` and `dg` both load `defs` from here."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from pdf_assets.defs.assets import (
+    categorized_regions,
+    db_rows,
+    figure_results,
+    layouts,
+    pages,
+    pdf_folders,
+    table_results,
+    text_results,
+)
+from pdf_assets.defs.automation import inbox_sensor, nightly_catch_up
+from pdf_assets.defs.io_manager import PartitionedValueIOManager
+from pdf_assets.defs.jobs import pdf_job
+from pdf_assets.defs.resources import PdfAssetsResource
+
+
+def build_definitions(pdf: PdfAssetsResource | None = None) -> Definitions:
+    """Definitions with a given resource (the CLI and tests pass their own settings)."""
+    return Definitions(
+        assets=[pdf_folders, pages, layouts, categorized_regions, text_results, table_results, figure_results, db_rows],
+        jobs=[pdf_job],
+        sensors=[inbox_sensor],
+        schedules=[nightly_catch_up],
+        resources={"pdf": pdf or PdfAssetsResource.from_env(), "pdf_values": PartitionedValueIOManager()},
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,102 @@
+"""The one resource every model stage runs through.
+
+It maps Dagster config onto the inference core's typed settings (backend, weights,
+device, dtype, batch size per stage). Models are loaded lazily on first use and cached
+per process, so with the in-process executor every stage of a run shares them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import Config, ConfigurableResource
+from pydantic import Field
+
+from pdf_assets.backends.devices import validate_device
+from pdf_assets.core.folders import folder_for_key
+from pdf_assets.core.config import BatchPolicy, ModelSpec, default_data_dir, default_db_url, default_inbox
+from pdf_assets.stages.engine import DEFAULT_BATCH, InferenceEngine
+
+
+class StageConfig(Config):
+    """Settings of one model stage."""
+
+    backend: str = Field(default="embedded", description="embedded (no downloads) | hf | fake")
+    model: str | None = Field(default=None, description="hub id or local folder (hf backend)")
+    revision: str | None = Field(default=None, description="pinned revision of a hub model")
+    device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N | cuda:all")
+    dtype: str = Field(default="auto", description="auto | fp32 | fp16 | bf16")
+    batch_size: int | None = Field(default=None, description="items per batch (stage default if unset)")
+    local_files_only: bool = Field(default=True, description="never reach a model hub at run time")
+    max_memory_gib: float | None = Field(default=None, description="device memory budget for the stage")
+    options: dict[str, str] = Field(default_factory=dict, description="backend-specific options")
+
+    def to_spec(self, stage: str) -> ModelSpec:
+        return ModelSpec(
+            stage=stage,
+            backend=self.backend,
+            model=self.model,
+            revision=self.revision,
+            device=validate_device(self.device),
+            dtype=self.dtype,
+            local_files_only=self.local_files_only,
+            options=tuple(sorted(self.options.items())),
+        )
+
+    def to_policy(self, stage: str) -> BatchPolicy:
+        return BatchPolicy(batch_size=self.batch_size or DEFAULT_BATCH[stage], max_memory_gib=self.max_memory_gib)
+
+
+class PdfAssetsResource(ConfigurableResource):
+    """Where data lives and how each model stage runs (backend, device, batch size)."""
+
+    data_dir: str | None = Field(default=None, description="page store, crops, values (env PDF_ASSETS_DATA_DIR)")
+    inbox: str | None = Field(default=None, description="folder of PDF folders (env PDF_ASSETS_INBOX)")
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL (env PDF_ASSETS_DB_URL; SQLite default)")
+    folder_paths: dict[str, str] = Field(
+        default_factory=dict, description="partition key -> folder, for folders outside the inbox (CLI `run`)"
+    )
+    render_dpi: int = Field(default=144, description="page image resolution")
+    render_workers: int | None = Field(default=None, description="render processes (default: CPU count)")
+    layout: StageConfig = Field(default_factory=StageConfig)
+    ocr: StageConfig = Field(default_factory=StageConfig)
+    tables: StageConfig = Field(default_factory=StageConfig)
+    figures: StageConfig = Field(default_factory=StageConfig)
+
+    @classmethod
+    def from_env(cls) -> PdfAssetsResource:
+        """Defaults for the code location: `PDF_ASSETS_BACKEND` / `PDF_ASSETS_DEVICE` pick every
+        stage's backend and device (embedded / auto unless set); paths come from their own
+        variables when the resource resolves them."""
+        stage = StageConfig(
+            backend=os.environ.get("PDF_ASSETS_BACKEND", "embedded"),
+            device=os.environ.get("PDF_ASSETS_DEVICE", "auto"),
+        )
+        return cls(layout=stage, ocr=stage, tables=stage, figures=stage)
+
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve() if self.data_dir else default_data_dir()
+
+    def inbox_path(self) -> Path:
+        return Path(self.inbox).resolve() if self.inbox else default_inbox()
+
+    def folder_path(self, key: str) -> Path:
+        """The folder behind a partition: an explicit mapping first, else the inbox."""
+        if key in self.folder_paths:
+            return Path(self.folder_paths[key]).resolve()
+        return folder_for_key(self.inbox_path(), key)
+
+    def database_url(self) -> str:
+        return self.db_url or default_db_url()
+
+    def stage_configs(self) -> dict[str, StageConfig]:
+        return {"layout": self.layout, "ocr": self.ocr, "tables": self.tables, "figures": self.figures}
+
+    def engine(self) -> InferenceEngine:
+        """An engine over the process-wide model cache (cheap: nothing loads until a stage runs)."""
+        configs = self.stage_configs()
+        return InferenceEngine(
+            specs={s: c.to_spec(s) for s, c in configs.items()},
+            policies={s: c.to_policy(s) for s, c in configs.items()},
+        )

@@ -1,0 +1,52 @@
+"""Fold a batched stage run back into per-partition results and failures.
+
+Every model stage runs over all items of the run at once; this is the one place that
+splits the outputs again by partition and turns missing outputs into recorded failures.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from pdf_assets.core.batching import StageRun
+from pdf_assets.core.types import Crop, ItemFailure
+
+OutT = TypeVar("OutT")
+ResT = TypeVar("ResT")
+
+
+@dataclass
+class Collected(Generic[ResT]):
+    results: dict[str, list[ResT]] = field(default_factory=lambda: defaultdict(list))
+    failures: dict[str, list[ItemFailure]] = field(default_factory=lambda: defaultdict(list))
+
+    def failures_of(self, partition: str) -> tuple[ItemFailure, ...]:
+        return tuple(self.failures.get(partition, ()))
+
+    def results_of(self, partition: str) -> tuple[ResT, ...]:
+        return tuple(self.results.get(partition, ()))
+
+
+def collect_crops(
+    stage: str,
+    crops: Sequence[Crop],
+    run: StageRun[OutT],
+    convert: Callable[[Crop, OutT], ResT],
+) -> Collected[ResT]:
+    """Pair crops with outputs; a missing output or a failing conversion is a recorded failure."""
+    collected: Collected[ResT] = Collected()
+    for i, (crop, out) in enumerate(zip(crops, run.outputs, strict=True)):
+        partition = crop.region.partition
+        if i in run.failures:
+            error = run.failures[i]
+        else:
+            try:
+                collected.results[partition].append(convert(crop, out))  # type: ignore[arg-type]
+                continue
+            except Exception as exc:  # noqa: BLE001 - one bad output never loses the others
+                error = f"{type(exc).__name__}: {exc}"
+        collected.failures[partition].append(ItemFailure(stage, crop.region.key.slug(), error, partition))
+    return collected

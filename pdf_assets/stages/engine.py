@@ -1,0 +1,66 @@
+"""The inference engine: one place that turns stage settings into batched model runs.
+
+The Dagster resource, the CLI and the benchmarks all build one of these; it holds the
+per-stage model specs and batch policies, loads models through the process-wide cache
+and runs every stage through the batch runner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pdf_assets.backends.registry import load_models
+from pdf_assets.core.batching import Progress, StageRun, run_batched
+from pdf_assets.core.config import STAGES, BatchPolicy, ModelSpec
+from pdf_assets.core.types import StageMetrics
+
+logger = logging.getLogger(__name__)
+progress_logger = logging.getLogger("pdf_assets.progress")
+
+ItemT = TypeVar("ItemT")
+OutT = TypeVar("OutT")
+
+DEFAULT_BATCH = {"layout": 8, "ocr": 32, "tables": 8, "figures": 8}
+
+
+def log_progress(stage: str, done: int, total: int) -> None:
+    """Progress as log records: the Dagster log shows them, the CLI draws bars from them."""
+    progress_logger.info(
+        "%s: %d/%d", stage, done, total, extra={"stage": stage, "done": done, "total": total}
+    )
+
+
+@dataclass
+class InferenceEngine:
+    specs: dict[str, ModelSpec] = field(default_factory=dict)
+    policies: dict[str, BatchPolicy] = field(default_factory=dict)
+    progress: Progress | None = log_progress
+
+    def spec(self, stage: str) -> ModelSpec:
+        return self.specs.get(stage) or ModelSpec(stage=stage)
+
+    def policy(self, stage: str) -> BatchPolicy:
+        return self.policies.get(stage) or BatchPolicy(batch_size=DEFAULT_BATCH[stage])
+
+    def run(self, stage: str, items: Sequence[ItemT]) -> StageRun[OutT]:
+        """All items of a stage, across every partition of the run, in batches."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}")
+        if not items:
+            # No model is loaded for a stage with nothing to do (e.g. no tables in the run).
+            return StageRun(outputs=[], metrics=StageMetrics(stage=stage, backend=self.spec(stage).backend))
+        models = load_models(self.spec(stage))
+        result: StageRun[OutT] = run_batched(stage, models, items, self.policy(stage), self.progress)
+        return result
+
+    @classmethod
+    def embedded(cls) -> InferenceEngine:
+        return cls()
+
+    @classmethod
+    def uniform(cls, backend: str, device: str = "auto") -> InferenceEngine:
+        """Every stage on one backend family (handy for tests and benchmarks)."""
+        return cls(specs={s: ModelSpec(stage=s, backend=backend, device=device) for s in STAGES})

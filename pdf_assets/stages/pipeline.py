@@ -1,0 +1,90 @@
+"""The whole chain without an orchestrator, and the bundle the database write takes.
+
+The Dagster assets call the same step functions one by one; this module strings them
+together for the CLI's plain mode and for machines where only the inference core is
+installed (benchmarks on a GPU box).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pdf_assets.core.types import ItemFailure, StageMetrics
+from pdf_assets.stages.engine import InferenceEngine
+from pdf_assets.stages.figures import extract_figures
+from pdf_assets.stages.layout import categorize, detect_layouts
+from pdf_assets.stages.manifests import (
+    CategorizedRegions,
+    FigureManifest,
+    LayoutManifest,
+    PagesManifest,
+    TableManifest,
+    TextManifest,
+)
+from pdf_assets.stages.render import DEFAULT_DPI, render_partitions
+from pdf_assets.stages.tables import extract_tables
+from pdf_assets.stages.text import extract_text
+from pdf_assets.storage.repository import RunBundle
+
+
+@dataclass(frozen=True)
+class PipelineOutputs:
+    pages: dict[str, PagesManifest]
+    layouts: dict[str, LayoutManifest]
+    categorized: dict[str, CategorizedRegions]
+    texts: dict[str, TextManifest]
+    tables: dict[str, TableManifest]
+    figures: dict[str, FigureManifest]
+
+
+def categorize_all(
+    layouts: Mapping[str, LayoutManifest], pages: Mapping[str, PagesManifest], data_dir: Path
+) -> dict[str, CategorizedRegions]:
+    return {key: categorize(layouts[key], pages[key], data_dir / "crops") for key in layouts}
+
+
+def run_pipeline(
+    folders: Mapping[str, Path], data_dir: Path, engine: InferenceEngine, dpi: int = DEFAULT_DPI
+) -> PipelineOutputs:
+    """Every stage over every partition, stage by stage (each model sees all items at once)."""
+    pages = render_partitions(folders, data_dir / "pages", dpi, progress=engine.progress)
+    layouts = detect_layouts(pages, engine)
+    categorized = categorize_all(layouts, pages, data_dir)
+    texts = extract_text(categorized, engine)
+    tables = extract_tables(categorized, engine)
+    figures = extract_figures(categorized, texts, engine)
+    return PipelineOutputs(pages, layouts, categorized, texts, tables, figures)
+
+
+def _unique_metrics(*groups: Mapping[str, object]) -> tuple[StageMetrics, ...]:
+    """Each stage's metrics are repeated in every partition's value; keep one per stage."""
+    seen: dict[str, StageMetrics] = {}
+    for group in groups:
+        for value in group.values():
+            for m in getattr(value, "metrics", ()):
+                seen.setdefault(m.stage, m)
+    return tuple(seen.values())
+
+
+def _failures(*groups: Mapping[str, object]) -> tuple[ItemFailure, ...]:
+    return tuple(f for group in groups for value in group.values() for f in getattr(value, "failures", ()))
+
+
+def build_bundle(outputs: PipelineOutputs, run_id: str | None = None) -> RunBundle:
+    """Everything one run produced, ready for one replacing transaction."""
+    groups = (outputs.pages, outputs.layouts, outputs.categorized, outputs.texts, outputs.tables, outputs.figures)
+    return RunBundle(
+        run_id=run_id or uuid.uuid4().hex,
+        partitions={k: (m.folder, m.fingerprint) for k, m in outputs.pages.items()},
+        documents=tuple(d for m in outputs.pages.values() for d in m.documents),
+        pages=tuple(p for m in outputs.pages.values() for p in m.pages),
+        regions=tuple(r for m in outputs.categorized.values() for r in m.regions),
+        texts=tuple(t for m in outputs.texts.values() for t in m.results),
+        figures=tuple(f for m in outputs.figures.values() for f in m.results),
+        tables=tuple(t for m in outputs.tables.values() for t in m.results),
+        failures=_failures(*groups),
+        metrics=_unique_metrics(*groups),
+    )

@@ -1,0 +1,159 @@
+"""Render every page of every PDF of a run in parallel worker processes.
+
+Images go to a page store on disk; the stage returns small references (`PageRef`) so the
+Dagster value stays a manifest. A PDF that cannot be opened or rendered becomes a
+`DocumentInfo` with its error: the rest of its folder carries on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymupdf
+
+from pdf_assets.core.folders import folder_fingerprint, list_pdfs
+from pdf_assets.core.types import DocumentInfo, PageRef, StageMetrics
+from pdf_assets.stages.manifests import PagesManifest
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DPI = 144
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    partition: str
+    pdf_path: str
+    store: str  # page store root
+    dpi: int = DEFAULT_DPI
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    document: DocumentInfo
+    pages: tuple[PageRef, ...]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open(path: Path) -> pymupdf.Document:
+    """Open a PDF; an encrypted one is tried with the empty password, else rejected clearly."""
+    doc = pymupdf.open(path)
+    if doc.needs_pass and not doc.authenticate(""):
+        doc.close()
+        raise ValueError("PDF is encrypted and needs a password")
+    if doc.page_count == 0:
+        doc.close()
+        raise ValueError("PDF has no pages")
+    return doc
+
+
+def render_document(job: RenderJob) -> RenderedDocument:
+    """Render one PDF (runs in a worker process); never raises for a bad PDF."""
+    path = Path(job.pdf_path)
+    try:
+        doc_id = sha256_of(path)
+    except OSError as exc:
+        return RenderedDocument(DocumentInfo("", job.partition, str(path.resolve()), 0, f"unreadable: {exc}"), ())
+    try:
+        with _open(path) as doc:
+            pages = tuple(_render_page(doc, i, doc_id, job) for i in range(doc.page_count))
+    except Exception as exc:  # noqa: BLE001 - any MuPDF failure is a document-level error
+        logger.warning("cannot render %s: %s", path, exc)
+        return RenderedDocument(DocumentInfo(doc_id, job.partition, str(path.resolve()), 0, f"{type(exc).__name__}: {exc}"), ())
+    return RenderedDocument(DocumentInfo(doc_id, job.partition, str(path.resolve()), len(pages)), pages)
+
+
+def _render_page(doc: pymupdf.Document, page_no: int, doc_id: str, job: RenderJob) -> PageRef:
+    page = doc[page_no]
+    out = Path(job.store) / doc_id[:2] / doc_id / f"{page_no:04d}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pix = page.get_pixmap(dpi=job.dpi, alpha=False)
+    pix.save(out)
+    text_chars = len(page.get_text("text").strip())
+    # PyMuPDF's page.rect already accounts for /Rotate, matching the rendered pixmap.
+    rect = page.rect
+    return PageRef(
+        doc_id=doc_id,
+        partition=job.partition,
+        pdf_path=str(Path(job.pdf_path).resolve()),
+        page_no=page_no,
+        width_pt=float(rect.width),
+        height_pt=float(rect.height),
+        image_path=str(out.resolve()),
+        px_per_pt=pix.width / float(rect.width),
+        text_chars=text_chars,
+    )
+
+
+def render_all(
+    jobs: Sequence[RenderJob],
+    workers: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[RenderedDocument]:
+    """Render all jobs with a process pool (input order kept); one worker renders inline.
+
+    Workers are spawned, not forked: the orchestrator process holds threads (Dagster's
+    event loop, the batch runner's prefetchers) that a fork would copy in a locked state.
+    """
+    if not jobs:
+        return []
+    workers = max(1, min(workers or (os.cpu_count() or 1), len(jobs)))
+    results: list[RenderedDocument] = []
+    with ExitStack() as stack:
+        mapper = map
+        if workers > 1:
+            ctx = multiprocessing.get_context("spawn")
+            mapper = stack.enter_context(ProcessPoolExecutor(workers, mp_context=ctx)).map
+        for i, res in enumerate(mapper(render_document, jobs), 1):
+            results.append(res)
+            if progress:
+                progress("pages", i, len(jobs))
+    return results
+
+
+def render_partitions(
+    folders: Mapping[str, Path],
+    store: Path,
+    dpi: int = DEFAULT_DPI,
+    workers: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, PagesManifest]:
+    """Render the PDFs of every partition of the run in one process pool."""
+    started = time.perf_counter()
+    jobs = [RenderJob(key, str(pdf), str(store), dpi) for key, folder in folders.items() for pdf in list_pdfs(folder)]
+    rendered = render_all(jobs, workers, progress)
+    metrics = StageMetrics(
+        stage="pages",
+        backend="pymupdf",
+        items=sum(len(r.pages) for r in rendered),
+        batches=len(jobs),
+        failures=sum(1 for r in rendered if r.document.error),
+        seconds=time.perf_counter() - started,
+    )
+    return {
+        key: PagesManifest(
+            partition=key,
+            folder=str(folder),
+            fingerprint=folder_fingerprint(folder),
+            documents=tuple(r.document for r in rendered if r.document.partition == key),
+            pages=tuple(p for r in rendered if r.document.partition == key for p in r.pages),
+            metrics=(metrics,),
+        )
+        for key, folder in folders.items()
+    }

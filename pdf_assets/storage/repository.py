@@ -1,0 +1,429 @@
+"""Repository functions: domain objects in, rows out, nothing committed here.
+
+A run writes through `replace_partitions`, which deletes every row of the run's partitions
+and inserts the new ones inside the caller's transaction (`db.session_scope`), so a
+re-run replaces rather than duplicates and readers never see half a run. Inserts are
+bulk statements with `RETURNING` ids in parameter order: the domain objects know each
+other by keys (sha256, page number, reading-order index), the rows by integer ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from pdf_assets.core.errors import ConfigError, PdfAssetsError
+from pdf_assets.core.types import (
+    ChartData,
+    DocumentInfo,
+    FigureResult,
+    ItemFailure,
+    PageRef,
+    Region,
+    RegionKey,
+    StageMetrics,
+    TableResult,
+    TextResult,
+)
+from pdf_assets.storage.schema import (
+    TABLES,
+    Base,
+    DocumentRow,
+    FailureRow,
+    FigureRow,
+    PageRow,
+    PartitionRow,
+    RegionRow,
+    StageMetricRow,
+    TableRow,
+    TextRow,
+)
+
+logger = logging.getLogger(__name__)
+
+Row = dict[str, object]
+DocLookup = dict[tuple[str, str], list[tuple[str, int]]]  # (sha256, partition) -> [(path, documents.id)]
+PageLookup = dict[tuple[str, str, int], int]  # (sha256, partition, page_no) -> pages.id
+RegionLookup = dict[tuple[str, RegionKey], int]  # (partition, key) -> regions.id
+
+
+class BundleError(PdfAssetsError, ValueError):
+    """A bundle refers to something it does not contain (a region on a page never rendered)."""
+
+
+@dataclass(frozen=True)
+class RunBundle:
+    """Everything one run produced for a set of partitions, ready to be written at once."""
+
+    run_id: str
+    partitions: dict[str, tuple[str, str]]  # key -> (folder path, fingerprint)
+    documents: tuple[DocumentInfo, ...] = ()
+    pages: tuple[PageRef, ...] = ()
+    regions: tuple[Region, ...] = ()
+    texts: tuple[TextResult, ...] = ()
+    figures: tuple[FigureResult, ...] = ()
+    tables: tuple[TableResult, ...] = ()
+    failures: tuple[ItemFailure, ...] = ()
+    metrics: tuple[StageMetrics, ...] = ()
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite keeps no zone: values written as UTC come back naive.
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _insert_ids(session: Session, model: type[Base], rows: list[Row]) -> list[int]:
+    """Bulk insert returning the new ids in the order of `rows`."""
+    if not rows:
+        return []
+    stmt = insert(model).returning(model.__table__.c.id, sort_by_parameter_order=True)
+    return list(session.scalars(stmt, rows))
+
+
+def _insert(session: Session, model: type[Base], rows: list[Row]) -> int:
+    if rows:
+        session.execute(insert(model), rows)
+    return len(rows)
+
+
+def delete_partitions(session: Session, keys: Iterable[str]) -> None:
+    """Delete the partitions' rows; the database cascades documents down to texts and tables."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return
+    options = {"synchronize_session": False}
+    # Documents explicitly as well, so the delete does not hinge on the partitions FK alone.
+    session.execute(delete(DocumentRow).where(DocumentRow.partition.in_(wanted)).execution_options(**options))
+    session.execute(delete(PartitionRow).where(PartitionRow.key.in_(wanted)).execution_options(**options))
+    session.execute(delete(FailureRow).where(FailureRow.partition.in_(wanted)).execution_options(**options))
+
+
+def _check_partitions(bundle: RunBundle) -> None:
+    known = bundle.partitions.keys()
+    groups: tuple[Sequence[DocumentInfo | PageRef | Region | TextResult | FigureResult | TableResult], ...]
+    groups = (bundle.documents, bundle.pages, bundle.regions, bundle.texts, bundle.figures, bundle.tables)
+    for group in groups:
+        stray = {item.partition for item in group} - known
+        if stray:
+            raise BundleError(f"bundle {bundle.run_id} holds rows of undeclared partitions {sorted(stray)}")
+
+
+def _insert_documents(session: Session, docs: Sequence[DocumentInfo]) -> DocLookup:
+    rows: list[Row] = [
+        {
+            "sha256": d.doc_id,
+            "partition": d.partition,
+            "path": d.path,
+            "pages": d.pages,
+            "status": "ok" if d.error is None else "error",
+            "error": d.error,
+        }
+        for d in docs
+    ]
+    lookup: DocLookup = {}
+    for doc, new_id in zip(docs, _insert_ids(session, DocumentRow, rows), strict=True):
+        lookup.setdefault((doc.doc_id, doc.partition), []).append((doc.path, new_id))
+    return lookup
+
+
+def _document_for(page: PageRef, candidates: list[tuple[str, int]]) -> int:
+    """The document row of a page; only copies of one file in one folder need the path."""
+    if len(candidates) > 1:
+        wanted = Path(page.pdf_path).resolve()
+        for path, doc_id in candidates:
+            if path == page.pdf_path or Path(path).resolve() == wanted:
+                return doc_id
+    return candidates[0][1]
+
+
+def _insert_pages(session: Session, pages: Sequence[PageRef], docs: DocLookup) -> PageLookup:
+    rows: list[Row] = []
+    for page in pages:
+        candidates = docs.get((page.doc_id, page.partition))
+        if not candidates:
+            raise BundleError(f"page {page.page_no} of {page.pdf_path} has no document in the bundle")
+        rows.append(
+            {
+                "document_id": _document_for(page, candidates),
+                "page_no": page.page_no,
+                "width_pt": page.width_pt,
+                "height_pt": page.height_pt,
+                "image_path": page.image_path,
+                "text_chars": page.text_chars,
+            }
+        )
+    lookup: PageLookup = {}
+    for page, new_id in zip(pages, _insert_ids(session, PageRow, rows), strict=True):
+        # Copies of one file share a sha256; regions are keyed by it and go to the first copy.
+        lookup.setdefault((page.doc_id, page.partition, page.page_no), new_id)
+    return lookup
+
+
+def _insert_regions(session: Session, regions: Sequence[Region], pages: PageLookup) -> RegionLookup:
+    rows: list[Row] = []
+    for region in regions:
+        page_id = pages.get((region.key.doc_id, region.partition, region.key.page_no))
+        if page_id is None:
+            raise BundleError(f"region {region.key.slug()} of {region.partition} is on no page of the bundle")
+        box = region.box
+        rows.append(
+            {
+                "page_id": page_id,
+                "idx": region.key.index,
+                "kind": region.kind.value,
+                "label": region.label,
+                "x0": box.x0,
+                "y0": box.y0,
+                "x1": box.x1,
+                "y1": box.y1,
+                "score": region.score,
+            }
+        )
+    ids = _insert_ids(session, RegionRow, rows)
+    return {(r.partition, r.key): new_id for r, new_id in zip(regions, ids, strict=True)}
+
+
+def _region_id(regions: RegionLookup, partition: str, key: RegionKey) -> int:
+    try:
+        return regions[(partition, key)]
+    except KeyError as exc:
+        message = f"result for region {key.slug()} of {partition} has no region in the bundle"
+        raise BundleError(message) from exc
+
+
+def _text_row(t: TextResult, regions: RegionLookup) -> Row:
+    return {
+        "region_id": _region_id(regions, t.partition, t.key),
+        "text": t.text,
+        "source": t.source,
+        "confidence": t.confidence,
+        "engine": t.engine,
+    }
+
+
+def _chart_json(chart: ChartData | None) -> str | None:
+    # A chart whose model output did not parse has no trustworthy table; chart_raw keeps it.
+    if chart is None or not chart.parse_ok:
+        return None
+    return json.dumps({"header": list(chart.header), "rows": [list(r) for r in chart.rows]})
+
+
+def _figure_row(f: FigureResult, regions: RegionLookup) -> Row:
+    chart = f.chart
+    return {
+        "region_id": _region_id(regions, f.partition, f.key),
+        "crop_path": f.crop_path,
+        "caption": f.caption,
+        "chart_title": chart.title if chart else None,
+        "chart_json": _chart_json(chart),
+        "chart_raw": chart.raw_text if chart else None,
+        "chart_parse_ok": chart.parse_ok if chart else None,
+        "engine": f.engine,
+    }
+
+
+def _table_row(t: TableResult, regions: RegionLookup) -> Row:
+    return {
+        "region_id": _region_id(regions, t.partition, t.key),
+        "n_rows": t.n_rows,
+        "n_cols": t.n_cols,
+        "cells_json": json.dumps([asdict(c) for c in t.cells]),
+        "csv": t.csv,
+        "markdown": t.markdown,
+        "html": t.html,
+        "engine": t.engine,
+    }
+
+
+def _failure_rows(bundle: RunBundle) -> list[Row]:
+    # Runner failures often carry no partition; in a one-partition run it is unambiguous.
+    only = next(iter(bundle.partitions)) if len(bundle.partitions) == 1 else None
+    return [
+        {
+            "partition": f.partition or only,
+            "run_id": bundle.run_id,
+            "stage": f.stage,
+            "item": f.item,
+            "error": f.error,
+        }
+        for f in bundle.failures
+    ]
+
+
+def _metric_rows(bundle: RunBundle, now: datetime) -> list[Row]:
+    joined = ",".join(sorted(bundle.partitions))
+    extra = {"run_id": bundle.run_id, "partitions": joined, "created_at": now}
+    return [{**m.as_dict(), **extra} for m in bundle.metrics]
+
+
+def replace_partitions(session: Session, bundle: RunBundle, *, now: datetime | None = None) -> dict[str, int]:
+    """Replace every row of the bundle's partitions with the bundle; returns inserted rows per table.
+
+    Failures without a partition (in a run over several partitions) are replaced per
+    run id, so writing the same bundle twice stays idempotent. Stage metrics are history
+    and are appended.
+    """
+    _check_partitions(bundle)
+    now = now or datetime.now(timezone.utc)
+    keys = list(bundle.partitions)
+    delete_partitions(session, keys)
+    session.execute(
+        delete(FailureRow)
+        .where(FailureRow.partition.is_(None), FailureRow.run_id == bundle.run_id)
+        .execution_options(synchronize_session=False)
+    )
+    partitions: list[Row] = [
+        {"key": key, "folder": folder, "fingerprint": fp, "run_id": bundle.run_id, "updated_at": now}
+        for key, (folder, fp) in bundle.partitions.items()
+    ]
+    counts = {"partitions": _insert(session, PartitionRow, partitions)}
+    docs = _insert_documents(session, bundle.documents)
+    pages = _insert_pages(session, bundle.pages, docs)
+    regions = _insert_regions(session, bundle.regions, pages)
+    counts.update(documents=len(bundle.documents), pages=len(bundle.pages), regions=len(bundle.regions))
+    counts["texts"] = _insert(session, TextRow, [_text_row(t, regions) for t in bundle.texts])
+    counts["figures"] = _insert(session, FigureRow, [_figure_row(f, regions) for f in bundle.figures])
+    counts["tables"] = _insert(session, TableRow, [_table_row(t, regions) for t in bundle.tables])
+    counts["failures"] = _insert(session, FailureRow, _failure_rows(bundle))
+    counts["stage_metrics"] = _insert(session, StageMetricRow, _metric_rows(bundle, now))
+    logger.info("run %s: replaced partitions %s: %s", bundle.run_id, keys, counts)
+    return counts
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    """Rows in every table of the schema."""
+    return {name: session.scalar(select(func.count()).select_from(model)) or 0 for name, model in TABLES.items()}
+
+
+def partition_states(session: Session) -> dict[str, tuple[str, datetime]]:
+    """What each stored partition was built from: key -> (fingerprint, updated_at in UTC)."""
+    rows = session.execute(select(PartitionRow.key, PartitionRow.fingerprint, PartitionRow.updated_at))
+    return {key: (fingerprint, _utc(updated_at)) for key, fingerprint, updated_at in rows}
+
+
+def read_frame(engine: Engine, table_name: str) -> pd.DataFrame:
+    """A whole table as a DataFrame; the name is checked against the schema, never interpolated."""
+    model = TABLES.get(table_name)
+    if model is None:
+        raise ConfigError(f"unknown table {table_name!r}; expected one of {sorted(TABLES)}")
+    with engine.connect() as conn:
+        return pd.read_sql(select(model.__table__), conn)
+
+
+@dataclass(frozen=True)
+class PartitionSummary:
+    """Counts for one stored partition, as the CLI's `show` prints them."""
+
+    key: str
+    folder: str
+    run_id: str
+    updated_at: datetime
+    documents_ok: int
+    documents_error: int
+    pages: int
+    regions_by_kind: dict[str, int]
+    texts_by_source: dict[str, int]
+    tables: int
+    figures: int
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    partition: str | None
+    run_id: str
+    stage: str
+    item: str
+    error: str
+
+
+@dataclass(frozen=True)
+class SummaryData:
+    """The database at a glance: partitions, recent failures, the latest run's stage metrics."""
+
+    partitions: tuple[PartitionSummary, ...]
+    recent_failures: tuple[FailureRecord, ...]
+    latest_run_id: str | None
+    latest_metrics: tuple[dict[str, float | int | str], ...]
+
+
+# The per-stage numbers of a metrics row, as `StageMetrics.as_dict` names them.
+_METRIC_FIELDS = tuple(
+    c.name for c in StageMetricRow.__table__.columns if c.name not in ("id", "run_id", "partitions", "created_at")
+)
+
+# How each child table reaches documents.partition, nearest parent first.
+_PATHS: dict[type[Base], tuple[type[Base], ...]] = {
+    PageRow: (DocumentRow,),
+    RegionRow: (PageRow, DocumentRow),
+    TextRow: (RegionRow, PageRow, DocumentRow),
+    FigureRow: (RegionRow, PageRow, DocumentRow),
+    TableRow: (RegionRow, PageRow, DocumentRow),
+}
+
+
+def _count_by_partition(
+    session: Session, model: type[Base], column: str | None = None
+) -> dict[tuple[str, str], int]:
+    """Rows of `model` per (partition, value of `column`), joined up to documents."""
+    table = model.__table__
+    group = [DocumentRow.partition, table.c[column]] if column else [DocumentRow.partition]
+    stmt = select(*group, func.count()).select_from(table)
+    for parent in _PATHS.get(model, ()):
+        stmt = stmt.join(parent)
+    result: dict[tuple[str, str], int] = {}
+    for row in session.execute(stmt.group_by(*group)):
+        result[(row[0], row[1] if column else "")] = row[-1]
+    return result
+
+
+def _by_value(counts: dict[tuple[str, str], int], key: str) -> dict[str, int]:
+    return {value: n for (partition, value), n in sorted(counts.items()) if partition == key}
+
+
+def _partition_summaries(session: Session) -> tuple[PartitionSummary, ...]:
+    docs = _count_by_partition(session, DocumentRow, "status")
+    pages = _count_by_partition(session, PageRow)
+    regions = _count_by_partition(session, RegionRow, "kind")
+    texts = _count_by_partition(session, TextRow, "source")
+    tables = _count_by_partition(session, TableRow)
+    figures = _count_by_partition(session, FigureRow)
+    stored = session.execute(select(PartitionRow).order_by(PartitionRow.key)).scalars()
+    return tuple(
+        PartitionSummary(
+            key=p.key,
+            folder=p.folder,
+            run_id=p.run_id,
+            updated_at=_utc(p.updated_at),
+            documents_ok=docs.get((p.key, "ok"), 0),
+            documents_error=docs.get((p.key, "error"), 0),
+            pages=pages.get((p.key, ""), 0),
+            regions_by_kind=_by_value(regions, p.key),
+            texts_by_source=_by_value(texts, p.key),
+            tables=tables.get((p.key, ""), 0),
+            figures=figures.get((p.key, ""), 0),
+        )
+        for p in stored
+    )
+
+
+def summary(session: Session, *, failure_limit: int = 20) -> SummaryData:
+    """Per-partition counts, the newest failures, and the stage metrics of the latest run."""
+    newest = select(FailureRow).order_by(FailureRow.id.desc()).limit(failure_limit)
+    failures = session.execute(newest).scalars()
+    recent = tuple(FailureRecord(f.partition, f.run_id, f.stage, f.item, f.error) for f in failures)
+    latest = session.scalar(select(StageMetricRow.run_id).order_by(StageMetricRow.id.desc()).limit(1))
+    metrics: tuple[dict[str, float | int | str], ...] = ()
+    if latest is not None:
+        rows = session.execute(
+            select(StageMetricRow).where(StageMetricRow.run_id == latest).order_by(StageMetricRow.id)
+        ).scalars()
+        metrics = tuple({name: getattr(m, name) for name in _METRIC_FIELDS} for m in rows)
+    return SummaryData(_partition_summaries(session), recent, latest, metrics)

@@ -1,0 +1,266 @@
+"""The database schema: one typed ORM class per table.
+
+Rows hang off `partitions` through `documents`, and every foreign key below a document is
+`ON DELETE CASCADE`, so replacing a partition is "delete its documents, insert the new
+ones" with the database removing pages, regions, texts, figures and tables in the same
+transaction. Relationships are `lazy="raise"`: a reader must say what it loads, so no
+code path silently issues one query per row. JSON payloads are stored as text so pandas
+`read_sql` and plain SQL see the same value on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY; PostgreSQL
+# gets 64-bit ids because regions and texts grow by millions on a large backfill.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+DOCUMENT_STATUSES = ("ok", "error")
+TEXT_SOURCES = ("text_layer", "ocr")
+REGION_KINDS = ("text", "figure", "table")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention, so constraint names are stable."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        str: String(),
+        datetime: DateTime(timezone=True),
+        float: Float(),
+        int: Integer(),
+    }
+
+
+class PartitionRow(Base):
+    """One folder of PDFs as last written; the fingerprint lets a sensor skip unchanged folders."""
+
+    __tablename__ = "partitions"
+
+    key: Mapped[str] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str]
+    run_id: Mapped[str]
+    updated_at: Mapped[datetime]
+
+    documents: Mapped[list[DocumentRow]] = relationship(
+        back_populates="partition_row", lazy="raise", passive_deletes=True
+    )
+
+
+class DocumentRow(Base):
+    """One PDF in one folder. The same file in two folders is two rows with one sha256."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("partition", "path"),
+        CheckConstraint(_in("status", DOCUMENT_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    partition: Mapped[str] = mapped_column(
+        ForeignKey("partitions.key", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    pages: Mapped[int]
+    status: Mapped[str] = mapped_column(String(8))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    partition_row: Mapped[PartitionRow] = relationship(back_populates="documents", lazy="raise")
+    page_rows: Mapped[list[PageRow]] = relationship(
+        back_populates="document", lazy="raise", passive_deletes=True
+    )
+
+
+class PageRow(Base):
+    """A rendered page; `page_no` is 0-based and sizes are in PDF points."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("document_id", "page_no"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    page_no: Mapped[int]
+    width_pt: Mapped[float]
+    height_pt: Mapped[float]
+    image_path: Mapped[str] = mapped_column(Text)
+    text_chars: Mapped[int]
+
+    document: Mapped[DocumentRow] = relationship(back_populates="page_rows", lazy="raise")
+    regions: Mapped[list[RegionRow]] = relationship(
+        back_populates="page", lazy="raise", passive_deletes=True
+    )
+
+
+class RegionRow(Base):
+    """A layout region; the box is in PDF points, top-left origin, like `core.types.Box`."""
+
+    __tablename__ = "regions"
+    __table_args__ = (
+        UniqueConstraint("page_id", "idx"),
+        CheckConstraint(_in("kind", REGION_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    page_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("pages.id", ondelete="CASCADE"), index=True
+    )
+    idx: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str] = mapped_column(String(32))
+    x0: Mapped[float]
+    y0: Mapped[float]
+    x1: Mapped[float]
+    y1: Mapped[float]
+    score: Mapped[float]
+
+    page: Mapped[PageRow] = relationship(back_populates="regions", lazy="raise")
+    text: Mapped[TextRow | None] = relationship(back_populates="region", lazy="raise", passive_deletes=True)
+    figure: Mapped[FigureRow | None] = relationship(
+        back_populates="region", lazy="raise", passive_deletes=True
+    )
+    table: Mapped[TableRow | None] = relationship(
+        back_populates="region", lazy="raise", passive_deletes=True
+    )
+
+
+class TextRow(Base):
+    """The text of one region, from the PDF's text layer or from OCR."""
+
+    __tablename__ = "texts"
+    __table_args__ = (CheckConstraint(_in("source", TEXT_SOURCES), name="source"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float]
+    engine: Mapped[str]
+
+    region: Mapped[RegionRow] = relationship(back_populates="text", lazy="raise")
+
+
+class FigureRow(Base):
+    """A figure crop; `chart_json` is {"header": [...], "rows": [[...]]} when a chart parsed."""
+
+    __tablename__ = "figures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True
+    )
+    crop_path: Mapped[str] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text)
+    chart_title: Mapped[str | None] = mapped_column(Text)
+    chart_json: Mapped[str | None] = mapped_column(Text)
+    chart_raw: Mapped[str | None] = mapped_column(Text)
+    chart_parse_ok: Mapped[bool | None]
+    engine: Mapped[str]
+
+    region: Mapped[RegionRow] = relationship(back_populates="figure", lazy="raise")
+
+
+class TableRow(Base):
+    """A table: cells with spans as JSON plus ready-made CSV, Markdown and HTML renderings."""
+
+    __tablename__ = "tables"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True
+    )
+    n_rows: Mapped[int]
+    n_cols: Mapped[int]
+    cells_json: Mapped[str] = mapped_column(Text)
+    csv: Mapped[str] = mapped_column(Text)
+    markdown: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    engine: Mapped[str]
+
+    region: Mapped[RegionRow] = relationship(back_populates="table", lazy="raise")
+
+
+class FailureRow(Base):
+    """An item a stage could not process. Not a foreign key: failures outlive their documents."""
+
+    __tablename__ = "failures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    partition: Mapped[str | None] = mapped_column(index=True)
+    run_id: Mapped[str] = mapped_column(index=True)
+    stage: Mapped[str]
+    item: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)
+
+
+class StageMetricRow(Base):
+    """What one stage did in one run; appended, never replaced, so throughput has a history."""
+
+    __tablename__ = "stage_metrics"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[str] = mapped_column(index=True)
+    partitions: Mapped[str] = mapped_column(Text)  # comma-joined, sorted partition keys
+    stage: Mapped[str]
+    backend: Mapped[str]
+    device: Mapped[str]
+    items: Mapped[int]
+    batches: Mapped[int]
+    max_batch_size: Mapped[int]
+    min_batch_size: Mapped[int]
+    oom_retries: Mapped[int]
+    failures: Mapped[int]
+    seconds: Mapped[float]
+    items_per_s: Mapped[float]
+    peak_memory_bytes: Mapped[int] = mapped_column(BigInteger)  # GPU memory exceeds 2**31
+    created_at: Mapped[datetime]
+
+
+#: every table, parents first (the order `init_db` creates them in)
+TABLES: dict[str, type[Base]] = {
+    cls.__tablename__: cls
+    for cls in (
+        PartitionRow,
+        DocumentRow,
+        PageRow,
+        RegionRow,
+        TextRow,
+        FigureRow,
+        TableRow,
+        FailureRow,
+        StageMetricRow,
+    )
+}
