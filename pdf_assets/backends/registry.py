@@ -56,6 +56,13 @@ def load_models(spec: ModelSpec) -> list[AnyModel]:
         return models
 
 
+def register_models(spec: ModelSpec, models: list[AnyModel]) -> None:
+    """Put already-built replicas in the cache under `spec` (e.g. reference-size models built
+    from configs for benchmarks), so stages that ask for `spec` use them."""
+    with _LOCK:
+        _CACHE[spec] = list(models)
+
+
 def clear_cache() -> None:
     """Forget loaded models (tests; freeing memory between benchmark configurations)."""
     with _LOCK:

@@ -59,10 +59,13 @@ def error_text(exc: BaseException) -> str:
 
 
 class _Shared(Generic[ItemT, OutT]):
-    """What every replica worker shares: the sorted work list, the results and progress.
+    """What every replica worker shares: the sorted work queue, the results and progress.
 
-    One lock guards all of it; progress is reported under the lock so counts reach the
-    callback in increasing order even with several replicas.
+    One condition guards all of it. Items handed back after an out-of-memory error go to
+    the front of the queue, where any replica may pick them up; so a replica with nothing
+    to do waits while others still hold items, and leaves only when every item is
+    recorded. Progress is reported under the lock so counts reach the callback in
+    increasing order even with several replicas.
     """
 
     def __init__(self, stage: str, items: Sequence[ItemT], order: list[int], progress: Progress | None) -> None:
@@ -71,33 +74,54 @@ class _Shared(Generic[ItemT, OutT]):
         self.outputs: list[OutT | None] = [None] * len(items)
         self.failures: dict[int, str] = {}
         self.batch_sizes: list[int] = []
-        self.stop = threading.Event()
-        self._order = order
-        self._cursor = 0
+        self._queue: deque[int] = deque(order)
+        self._in_flight = 0  # taken by a replica, neither recorded nor handed back yet
         self._done = 0
+        self._stopped = False
         self._progress = progress
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
 
-    def take(self, n: int) -> list[int]:
-        """The next `n` item indices in cost order ([] when the work is gone or stopped)."""
-        with self._lock:
-            if self.stop.is_set():
+    def take(self, n: int, wait: bool) -> list[int]:
+        """Up to `n` next item indices in cost order; [] when the work is gone or stopped.
+
+        With `wait`, an empty queue blocks while other replicas hold items they may hand back.
+        """
+        with self._cond:
+            while wait and not self._queue and self._in_flight and not self._stopped:
+                self._cond.wait()
+            if self._stopped:
                 return []
-            idx = self._order[self._cursor : self._cursor + n]
-            self._cursor += len(idx)
+            idx = [self._queue.popleft() for _ in range(min(n, len(self._queue)))]
+            self._in_flight += len(idx)
             return idx
+
+    def give_back(self, idx: Sequence[int]) -> None:
+        """Return items to the front of the queue, keeping their order."""
+        with self._cond:
+            self._queue.extendleft(reversed(idx))
+            self._in_flight -= len(idx)
+            self._cond.notify_all()
+
+    def halt(self) -> None:
+        """A replica hit a systemic error: every replica stops taking work."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
 
     def record(self, pairs: Sequence[tuple[int, OutT]], failed: dict[int, str], ran: int | None) -> None:
         """Store one finished batch (`ran` = size of a successful forward, None if none ran)."""
-        with self._lock:
+        with self._cond:
             for i, out in pairs:
                 self.outputs[i] = out
             self.failures.update(failed)
             if ran is not None:
                 self.batch_sizes.append(ran)
-            self._done += len(pairs) + len(failed)
+            finished = len(pairs) + len(failed)
+            self._done += finished
+            self._in_flight -= finished
             if self._progress is not None:
                 self._progress(self.stage, self._done, len(self.items))
+            self._cond.notify_all()
 
 
 class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
@@ -118,8 +142,6 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         self.oom_retries = 0
         self.peak = 0
         self.forwards = 0
-        # item indices handed back after an OOM; they run (in order) before new work
-        self._returned: deque[int] = deque()
         self._pipeline: deque[tuple[list[int], Future[BatchT]]] = deque()
 
     def run(self) -> None:
@@ -134,7 +156,7 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
                 idx, batch = self._pipeline.popleft()
                 self._run_batch(idx, batch)
         except BaseException:
-            self.shared.stop.set()
+            self.shared.halt()
             raise
         finally:
             self._drop_pipeline()
@@ -148,19 +170,12 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         """
         depth = 1 if self.budget.pending else self.policy.prefetch + 1
         while len(self._pipeline) < depth:
-            idx = self._next_chunk()
+            # Only a replica with nothing queued waits for items others may hand back.
+            idx = self.shared.take(self.size, wait=not self._pipeline)
             if not idx:
                 return
             chunk = [self.shared.items[i] for i in idx]
             self._pipeline.append((idx, pool.submit(self.model.preprocess, chunk)))
-
-    def _next_chunk(self) -> list[int]:
-        idx: list[int] = []
-        while self._returned and len(idx) < self.size:
-            idx.append(self._returned.popleft())
-        if len(idx) < self.size:
-            idx.extend(self.shared.take(self.size - len(idx)))
-        return idx
 
     def _drop_pipeline(self) -> list[int]:
         """Cancel prefetched batches (a running one finishes unused); return their items."""
@@ -234,12 +249,11 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
             self.grow_after = max(1, self.grow_after * 2)
         self.size = min(self.size, half)
         self.clean = 0
-        logger.info(
+        logger.debug(
             "%s on %s: out of memory at batch %d, retrying at %d", self.shared.stage, self.model.device,
             len(idx), self.size,
         )
-        pending = idx + self._drop_pipeline()
-        self._returned.extendleft(reversed(pending))
+        self.shared.give_back(idx + self._drop_pipeline())
 
     def _isolate(self, idx: list[int], exc: Exception) -> None:
         """Bisect a failing batch until each failing item stands alone, then record it."""

@@ -1,0 +1,64 @@
+"""Layout detection with any transformers object-detection checkpoint (e.g. DETR on DocLayNet).
+
+Items are rendered pages (`PageRef`); each comes back as `DetectedRegion`s with canonical
+labels (see `mapping.LABEL_MAP`), boxes in PDF points clipped to the page, after a score
+threshold (`threshold`, default 0.5) and class-agnostic NMS (`nms_iou`, default 0.5;
+1 disables it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector, open_rgb
+from pdf_assets.backends.hf.loading import float_option
+from pdf_assets.backends.hf.mapping import canonical_label, to_regions
+from pdf_assets.backends.torch_base import TorchBatchModel
+from pdf_assets.core.config import ModelSpec
+from pdf_assets.core.types import DetectedRegion, PageRef
+
+
+class HfLayoutModel(TorchBatchModel[PageRef, DetectionBatch, DetectionRaw, list[DetectedRegion]]):
+    """Pages -> regions; one replica per device."""
+
+    name = "hf.layout"
+
+    def __init__(self, detector: Detector, threshold: float = 0.5, nms_iou: float = 0.5) -> None:
+        self.detector = detector
+        self.device = detector.device
+        self.threshold = threshold
+        self.nms_iou = nms_iou
+        # Checkpoint class ids -> canonical labels, resolved once (unknown names log once here).
+        self.labels = {i: canonical_label(name) for i, name in detector.id2label.items()}
+
+    def cost(self, item: PageRef) -> float:
+        return item.width_pt * item.height_pt * item.px_per_pt**2
+
+    def preprocess(self, items: Sequence[PageRef]) -> DetectionBatch:
+        return self.detector.encode([open_rgb(page.image_path) for page in items])
+
+    def forward(self, batch: DetectionBatch) -> DetectionRaw:
+        return self.detector.detect(batch)
+
+    def postprocess(self, raw: DetectionRaw, items: Sequence[PageRef]) -> list[list[DetectedRegion]]:
+        out: list[list[DetectedRegion]] = []
+        for page, detections in zip(items, self.detector.decode(raw, self.threshold), strict=True):
+            out.append(
+                to_regions(
+                    [d.score for d in detections],
+                    [d.label_id for d in detections],
+                    [d.box for d in detections],
+                    self.labels,
+                    (page.px_per_pt, page.width_pt, page.height_pt),
+                    self.nms_iou,
+                )
+            )
+        return out
+
+
+def load_layout(spec: ModelSpec, device: str) -> HfLayoutModel:
+    return HfLayoutModel(
+        load_detector(spec, device),
+        threshold=float_option(spec, "threshold", 0.5),
+        nms_iou=float_option(spec, "nms_iou", 0.5),
+    )

@@ -1,0 +1,111 @@
+"""Which weights and how to load them: defaults, revisions, dtype, options, load errors.
+
+Every `from_pretrained` of the hf family goes through `pretrained()` so that a missing
+checkpoint always ends in the same `ModelLoadError` that names the model and says how to
+provide it, whichever class failed (config, weights, processor, tokenizer).
+
+Defaults (used when `ModelSpec.model` is None) are well-known public checkpoints. Their
+revision defaults to "main", which moves: pin `revision` to a commit hash in production so
+a re-run reads the same weights.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from pdf_assets.core.config import ModelSpec
+from pdf_assets.core.errors import ConfigError, ModelLoadError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_MODELS: Mapping[str, str] = {
+    # A DETR (ResNet-50) fine-tuned on DocLayNet's 11 classes.
+    "layout": "cmarkea/detr-layout-detection",
+    "ocr": "microsoft/trocr-base-printed",
+    "tables": "microsoft/table-transformer-structure-recognition-v1.1-all",
+    "figures": "google/deplot",
+}
+DEFAULT_REVISION = "main"
+
+# Spec options each stage understands; anything else is a typo and is rejected.
+KNOWN_OPTIONS: Mapping[str, frozenset[str]] = {
+    "layout": frozenset({"threshold", "nms_iou"}),
+    "ocr": frozenset({"max_new_tokens", "min_new_tokens", "num_beams"}),
+    "tables": frozenset({"threshold", "ocr"}),
+    "figures": frozenset({"max_new_tokens", "min_new_tokens", "max_patches", "prompt", "font_path",
+                          "classifier", "classifier_revision", "chart_labels"}),
+}
+
+
+def model_source(spec: ModelSpec) -> tuple[str, str | None]:
+    """(hub id or local folder, revision); a local folder has no revision."""
+    model = spec.model or DEFAULT_MODELS[spec.stage]
+    if Path(model).expanduser().is_dir():
+        return str(Path(model).expanduser()), None
+    if spec.revision is None:
+        logger.warning("%s model %s has no pinned revision; using %r", spec.stage, model, DEFAULT_REVISION)
+    return model, spec.revision or DEFAULT_REVISION
+
+
+def check_options(spec: ModelSpec) -> None:
+    unknown = sorted(set(dict(spec.options)) - KNOWN_OPTIONS[spec.stage])
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {unknown} for hf {spec.stage}; expected some of {sorted(KNOWN_OPTIONS[spec.stage])}"
+        )
+
+
+def float_option(spec: ModelSpec, key: str, default: float) -> float:
+    value = spec.option(key)
+    try:
+        return default if value is None else float(value)
+    except ValueError as exc:
+        raise ConfigError(f"option {key}={value!r} of hf {spec.stage} is not a number") from exc
+
+
+def int_option(spec: ModelSpec, key: str, default: int) -> int:
+    value = spec.option(key)
+    try:
+        return default if value is None else int(value)
+    except ValueError as exc:
+        raise ConfigError(f"option {key}={value!r} of hf {spec.stage} is not an integer") from exc
+
+
+def _how_to_provide(model: str, revision: str | None, local_files_only: bool) -> str:
+    if revision is None:
+        return f"check that the folder {model!r} holds a checkpoint written by save_pretrained"
+    hint = (
+        f"download it once with network access (e.g. `hf download {model} --revision {revision}`) "
+        f"or point `model` at a local folder written by save_pretrained"
+    )
+    if local_files_only:
+        hint += "; local_files_only is on, so only the local cache was searched"
+    return hint
+
+
+def pretrained(loader: Callable[..., T], spec: ModelSpec, what: str, **kwargs: object) -> T:
+    """`loader(model, revision=..., local_files_only=..., **kwargs)` with one clear error.
+
+    OSError covers a missing cache entry or folder (huggingface_hub's errors derive from
+    it); ValueError an unrecognised or incomplete config; ImportError a checkpoint that needs
+    an optional library (DETR checkpoints saved with a timm backbone need `timm`).
+    """
+    model, revision = model_source(spec)
+    try:
+        return loader(model, revision=revision, local_files_only=spec.local_files_only, **kwargs)
+    except (OSError, ValueError, ImportError, KeyError) as exc:
+        raise ModelLoadError(
+            f"could not load the {what} of hf {spec.stage} model {model!r} (revision {revision}): {exc}. "
+            + _how_to_provide(model, revision, spec.local_files_only)
+        ) from exc
+
+
+def image_processor_backend() -> str:
+    """Prefer the fast torchvision image processors; fall back to PIL without torchvision."""
+    return "torchvision" if importlib.util.find_spec("torchvision") is not None else "pil"

@@ -1,0 +1,177 @@
+"""The hf models at their real sizes with random weights, built without any download.
+
+Benchmarks need the compute and memory profile of the production checkpoints (batch
+sizes, OOM limits, items/s) on machines that cannot fetch weights. Outputs are noise, but
+the architecture, input resolution, patch counts and generation lengths match:
+
+| stage   | architecture                                                  | input                  |
+|---------|---------------------------------------------------------------|------------------------|
+| layout  | DETR, ResNet-50 backbone, 100 queries, 11 DocLayNet classes   | shortest edge 800      |
+| ocr     | TrOCR-base: ViT-base encoder 384x384 + 12-layer d1024 decoder | 384x384 lines          |
+| tables  | Table Transformer: DETR, ResNet-18 backbone, 125 queries      | shortest edge 800      |
+| figures | Pix2Struct-base (DePlot's architecture)                       | 1024 patches of 16x16  |
+
+Backbones use transformers' own ResNet (no timm, no pretrained backbone). Tokenizers are
+word-level vocabularies of the real size built in memory. Generation lengths are fixed
+(min = max) so timings do not depend on what random weights happen to emit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import (
+    BaseImageProcessor,
+    DetrConfig,
+    DetrForObjectDetection,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    Pix2StructConfig,
+    Pix2StructForConditionalGeneration,
+    Pix2StructProcessor,
+    ResNetConfig,
+    TableTransformerConfig,
+    TableTransformerForObjectDetection,
+    TrOCRConfig,
+    TrOCRProcessor,
+    VisionEncoderDecoderConfig,
+    VisionEncoderDecoderModel,
+    ViTConfig,
+)
+
+from pdf_assets.backends.hf.deplot import ChartSettings, DeplotModel, header_font_bytes
+from pdf_assets.backends.hf.detection import Detector
+from pdf_assets.backends.hf.layout import HfLayoutModel
+from pdf_assets.backends.hf.loading import image_processor_backend
+from pdf_assets.backends.hf.tatr import TatrModel, WordSource
+from pdf_assets.backends.hf.trocr import Generation, TrOcrModel
+from pdf_assets.backends.torch_base import torch_dtype
+from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.model import BatchModel
+
+DOCLAYNET = ("Caption", "Footnote", "Formula", "List-item", "Page-footer", "Page-header", "Picture",
+             "Section-header", "Table", "Text", "Title")
+TATR_LABELS = ("table", "table column", "table row", "table column header", "table projected row header",
+               "table spanning cell")
+TROCR_TOKENS = 24
+DEPLOT_TOKENS = 64
+
+
+def word_tokenizer(words: Sequence[str], specials: Sequence[str], **roles: str) -> PreTrainedTokenizerFast:
+    """A whitespace word-level tokenizer: specials first (their ids are the model's), then words.
+
+    `roles` names the special tokens, e.g. `pad_token="<pad>"`.
+    """
+    vocab = {token: i for i, token in enumerate([*specials, *words])}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=roles.get("unk_token")))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **roles)
+
+
+def synthetic_tokenizer(size: int, specials: Sequence[str], **roles: str) -> PreTrainedTokenizerFast:
+    return word_tokenizer([f"w{i}" for i in range(size - len(specials))], specials, **roles)
+
+
+def make_image_processor(name: str, **kwargs: object) -> BaseImageProcessor:
+    """An image processor built in code: the fast (torchvision) class where available, else PIL."""
+    import transformers
+
+    suffix = "" if image_processor_backend() == "torchvision" else "Pil"
+    processor: BaseImageProcessor = getattr(transformers, f"{name}{suffix}")(**kwargs)
+    return processor
+
+
+def resnet(depths: list[int], hidden_sizes: list[int], layer_type: str) -> ResNetConfig:
+    return ResNetConfig(
+        embedding_size=64, depths=depths, hidden_sizes=hidden_sizes, layer_type=layer_type, out_features=["stage4"]
+    )
+
+
+def layout_config() -> DetrConfig:
+    return DetrConfig(
+        backbone_config=resnet([3, 4, 6, 3], [256, 512, 1024, 2048], "bottleneck"),
+        use_timm_backbone=False,
+        use_pretrained_backbone=False,
+        num_queries=100,
+        id2label=dict(enumerate(DOCLAYNET)),
+        label2id={n: i for i, n in enumerate(DOCLAYNET)},
+    )
+
+
+def tatr_config() -> TableTransformerConfig:
+    return TableTransformerConfig(
+        backbone_config=resnet([2, 2, 2, 2], [64, 128, 256, 512], "basic"),
+        use_timm_backbone=False,
+        use_pretrained_backbone=False,
+        num_queries=125,
+        id2label=dict(enumerate(TATR_LABELS)),
+        label2id={n: i for i, n in enumerate(TATR_LABELS)},
+    )
+
+
+def trocr_config() -> VisionEncoderDecoderConfig:
+    encoder = ViTConfig(image_size=384, patch_size=16, hidden_size=768, num_hidden_layers=12,
+                        num_attention_heads=12, intermediate_size=3072, qkv_bias=False)
+    decoder = TrOCRConfig(vocab_size=50265, d_model=1024, decoder_layers=12, decoder_attention_heads=16,
+                          decoder_ffn_dim=4096, cross_attention_hidden_size=768, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                          decoder_start_token_id=2)
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    config.decoder_start_token_id, config.pad_token_id, config.eos_token_id = 2, 1, 2
+    return config
+
+
+def deplot_config() -> Pix2StructConfig:
+    # Pix2Struct-base's text and vision defaults are DePlot's; the cache makes decoding linear.
+    return Pix2StructConfig(text_config={"use_cache": True}, vision_config={}, is_vqa=True)
+
+
+def _model(stage: str) -> PreTrainedModel:
+    builders: dict[str, Callable[[], PreTrainedModel]] = {
+        "layout": lambda: DetrForObjectDetection(layout_config()),
+        "tables": lambda: TableTransformerForObjectDetection(tatr_config()),
+        "ocr": lambda: VisionEncoderDecoderModel(trocr_config()),
+        "figures": lambda: Pix2StructForConditionalGeneration(deplot_config()),
+    }
+    if stage not in builders:
+        raise ConfigError(f"no reference model for stage {stage!r}; expected one of {sorted(builders)}")
+    return builders[stage]()
+
+
+def build_reference_model(stage: str, device: str, dtype: str = "fp16") -> BatchModel[object, object, object, object]:
+    """A real-size, randomly initialised model of `stage` wrapped in its production BatchModel."""
+    torch.manual_seed(0)
+    model = _model(stage).to(dtype=torch_dtype(dtype, device))
+    built: BatchModel[object, object, object, object]
+    if stage == "layout":
+        processor = make_image_processor("DetrImageProcessor", size={"shortest_edge": 800, "longest_edge": 1333})
+        built = HfLayoutModel(Detector(model, processor, device), threshold=0.5, nms_iou=0.5)  # type: ignore[arg-type,assignment]
+    elif stage == "tables":
+        processor = make_image_processor("DetrImageProcessor", size={"shortest_edge": 800, "longest_edge": 1000})
+        built = TatrModel(Detector(model, processor, device), WordSource("none"))  # type: ignore[arg-type,assignment]
+    elif stage == "ocr":
+        tokenizer = synthetic_tokenizer(50265, ["<s>", "<pad>", "</s>", "<unk>"], bos_token="<s>",
+                                        pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+        vit = make_image_processor("ViTImageProcessor", size={"height": 384, "width": 384},
+                               image_mean=[0.5] * 3, image_std=[0.5] * 3)
+        processor = TrOCRProcessor(image_processor=vit, tokenizer=tokenizer)
+        built = TrOcrModel(model, processor, device, Generation(TROCR_TOKENS, TROCR_TOKENS))  # type: ignore[assignment]
+    else:
+        tokenizer = synthetic_tokenizer(50244, ["<pad>", "</s>", "<unk>"], pad_token="<pad>",
+                                        eos_token="</s>", unk_token="<unk>")
+        images = make_image_processor("Pix2StructImageProcessor", is_vqa=True, max_patches=1024)
+        processor = Pix2StructProcessor(image_processor=images, tokenizer=tokenizer)
+        settings = ChartSettings(max_new_tokens=DEPLOT_TOKENS, min_new_tokens=DEPLOT_TOKENS, max_patches=1024)
+        built = DeplotModel(model, processor, device, settings, header_font_bytes(None))  # type: ignore[assignment]
+    return built
+
+
+def reference_summary() -> dict[str, dict[str, int | str]]:
+    """Parameter counts per stage, computed on the meta device (no memory, no weights)."""
+    summary: dict[str, dict[str, int | str]] = {}
+    for stage in ("layout", "ocr", "tables", "figures"):
+        with torch.device("meta"):
+            model = _model(stage)
+        summary[stage] = {"architecture": type(model).__name__, "parameters": sum(p.numel() for p in model.parameters())}
+    return summary

@@ -1,0 +1,125 @@
+"""The fake backend family: loaded through the registry, typed outputs, switchable faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pdf_assets.backends import fake
+from pdf_assets.backends.registry import clear_cache, load_models
+from pdf_assets.core.batching import run_batched
+from pdf_assets.core.config import BatchPolicy, ModelSpec
+from pdf_assets.core.errors import ConfigError, ModelLoadError
+from pdf_assets.core.types import (
+    Box,
+    ChartData,
+    Crop,
+    DetectedRegion,
+    OcrText,
+    PageRef,
+    Region,
+    RegionKey,
+    RegionKind,
+    TableStructure,
+    kind_of_label,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry() -> Iterator[None]:
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def page(page_no: int, width: float = 595.0, height: float = 842.0) -> PageRef:
+    return PageRef(
+        doc_id="d" * 64, partition="p1", pdf_path="/x.pdf", page_no=page_no, width_pt=width,
+        height_pt=height, image_path=f"/pages/{page_no}.png", px_per_pt=2.0, text_chars=0,
+    )
+
+
+def crop(index: int, label: str = "text") -> Crop:
+    region = Region(
+        key=RegionKey(doc_id="c" * 64, page_no=3, index=index), partition="p1", label=label,
+        kind=kind_of_label(label), box=Box(10, 20, 300, 44), score=0.9,
+    )
+    return Crop(region=region, pdf_path="/x.pdf", image_path=f"/crops/{index}.png", px_per_pt=2.0,
+                width_px=580 + index, height_px=48, text_layer=False)
+
+
+def spec(stage: str, **options: str) -> ModelSpec:
+    return ModelSpec(stage=stage, backend="fake", options=tuple(sorted(options.items())))
+
+
+def test_layout_regions_are_typed_and_inside_the_page() -> None:
+    pages = [page(0), page(1, width=842.0, height=595.0)]
+    run = run_batched("layout", load_models(spec("layout")), pages, BatchPolicy(batch_size=2))
+    for ref, regions in zip(pages, run.outputs, strict=True):
+        assert isinstance(regions, list) and regions
+        assert all(isinstance(r, DetectedRegion) for r in regions)
+        assert {kind_of_label(r.label) for r in regions} == set(RegionKind)
+        for r in regions:
+            assert 0 <= r.box.x0 < r.box.x1 <= ref.width_pt and 0 <= r.box.y0 < r.box.y1 <= ref.height_pt
+
+
+def test_crop_stages_return_their_types_derived_from_the_item() -> None:
+    crops = [crop(i) for i in range(5)]
+    ocr = run_batched("ocr", load_models(spec("ocr")), crops, BatchPolicy(batch_size=2)).outputs
+    texts = [o.text for o in ocr if isinstance(o, OcrText)]
+    assert texts == [f"text {c.region.key.slug()}" for c in crops]
+
+    table = run_batched("tables", load_models(spec("tables")), [crop(7, "table")], BatchPolicy()).outputs[0]
+    assert isinstance(table, TableStructure) and (table.n_rows, table.n_cols) == (2, 2)
+    assert [c.is_header for c in table.cells if c.row == 0] == [True, True]
+    assert len(table.cells) == 4
+
+    chart = run_batched("figures", load_models(spec("figures")), [crop(8, "figure")], BatchPolicy()).outputs[0]
+    assert isinstance(chart, ChartData) and chart.parse_ok
+    assert chart.header and all(len(row) == len(chart.header) for row in chart.rows)
+
+
+def test_outputs_do_not_depend_on_batching_or_replicas() -> None:
+    crops = [crop(i) for i in range(11)]
+    one = run_batched("ocr", load_models(spec("ocr")), crops, BatchPolicy(batch_size=1)).outputs
+    many = run_batched("ocr", load_models(spec("ocr", replicas="3")), crops, BatchPolicy(batch_size=4)).outputs
+    assert one == many
+
+
+def test_devices_follow_the_replicas_option() -> None:
+    assert fake.devices_for(spec("ocr")) == ["cpu"]
+    assert fake.devices_for(spec("ocr", replicas="3")) == ["fake:0", "fake:1", "fake:2"]
+    models = load_models(spec("tables", replicas="2"))
+    assert [m.device for m in models] == ["fake:0", "fake:1"]
+    assert {m.name for m in models} == {"fake.tables"}
+
+
+def test_fail_on_matches_region_slugs_and_page_ids() -> None:
+    crops = [crop(i) for i in range(6)]
+    target = crops[4].region.key.slug()
+    run = run_batched("ocr", load_models(spec("ocr", fail_on=target)), crops, BatchPolicy(batch_size=4))
+    assert set(run.failures) == {4}
+
+    pages = [page(i) for i in range(3)]
+    run = run_batched("layout", load_models(spec("layout", fail_on=":2")), pages, BatchPolicy(batch_size=3))
+    assert set(run.failures) == {2}
+
+
+def test_oom_above_is_recovered_by_the_runner() -> None:
+    crops = [crop(i) for i in range(20)]
+    run = run_batched("ocr", load_models(spec("ocr", oom_above="3")), crops, BatchPolicy(batch_size=8))
+    assert not run.failures and run.metrics.oom_retries > 0
+    assert max(run.metrics.batch_sizes) <= 3
+
+
+def test_systemic_option_fails_loading() -> None:
+    with pytest.raises(ModelLoadError):
+        load_models(spec("figures", systemic="1"))
+
+
+def test_bad_option_values_are_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        load_models(spec("ocr", oom_above="lots"))
+    with pytest.raises(ConfigError):
+        fake.devices_for(spec("ocr", replicas="0"))

@@ -1,0 +1,59 @@
+"""Checkpoint labels -> canonical labels, pixel boxes -> points, class-agnostic NMS."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from pdf_assets.backends.hf.mapping import box_px_to_pt, canonical_label, label_table, nms, to_regions
+from pdf_assets.core.types import LABELS, Box, DetectedRegion
+
+DOCLAYNET = ["Caption", "Footnote", "Formula", "List-item", "Page-footer", "Page-header", "Picture",
+             "Section-header", "Table", "Text", "Title"]
+
+
+def test_doclaynet_labels_map_onto_canonical_labels() -> None:
+    table = label_table(dict(enumerate(DOCLAYNET)))
+    assert set(table.values()) <= set(LABELS)
+    assert table[3] == "list_item" and table[6] == "figure" and table[7] == "section_header"
+    assert table[4] == "page_footer" and table[5] == "page_header"
+
+
+def test_spelling_variants_and_canonical_names_are_recognised() -> None:
+    assert canonical_label("list_item") == "list_item"
+    assert canonical_label("SECTION HEADER") == "section_header"
+    assert canonical_label("figure") == "figure"
+    assert canonical_label("Page_Footer") == "page_footer"
+
+
+def test_unknown_label_becomes_text_and_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert canonical_label("Sticker-note") == "text"
+        assert canonical_label("Sticker-note") == "text"
+    assert sum("Sticker-note" in r.message for r in caplog.records) == 1
+
+
+def test_pixel_boxes_scale_to_points_and_clip_to_the_page() -> None:
+    assert box_px_to_pt((100, 50, 300, 150), 2.0, 612, 792) == Box(50, 25, 150, 75)
+    assert box_px_to_pt((1000, -20, 1400, 100), 2.0, 612, 792) == Box(500, 0, 612, 50)
+    assert box_px_to_pt((1300, 10, 1400, 20), 2.0, 612, 792) is None, "entirely off the page"
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes_whatever_the_label() -> None:
+    a = DetectedRegion("text", Box(0, 0, 100, 50), 0.9)
+    b = DetectedRegion("list_item", Box(2, 1, 100, 52), 0.8)
+    c = DetectedRegion("table", Box(0, 60, 100, 100), 0.7)
+    assert nms([b, c, a], 0.5) == [a, c]
+    assert nms([b, c, a], 1.0) == [a, b, c]
+
+
+def test_to_regions_combines_labels_scaling_and_nms() -> None:
+    regions = to_regions(
+        [0.9, 0.6, 0.8], [9, 3, 8], [(0, 0, 200, 100), (0, 0, 200, 98), (0, 200, 200, 400)],
+        {9: "text", 3: "list_item", 8: "table"}, (2.0, 612.0, 792.0), 0.5,
+    )
+    assert regions == [
+        DetectedRegion("text", Box(0, 0, 100, 50), 0.9),
+        DetectedRegion("table", Box(0, 100, 100, 200), 0.8),
+    ]
