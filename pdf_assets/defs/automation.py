@@ -9,8 +9,9 @@ changed older folders may not, and each contiguous range becomes its own run.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 from dagster import (
@@ -50,13 +51,21 @@ def contiguous_ranges(keys: Sequence[str], order: Sequence[str]) -> list[tuple[s
     return ranges
 
 
-def range_requests(keys: Sequence[str], order: Sequence[str], reason: str) -> list[RunRequest]:
+def range_requests(fingerprints: Mapping[str, str], order: Sequence[str], reason: str) -> list[RunRequest]:
+    """One run per contiguous range of `fingerprints`' keys.
+
+    The run key hashes the keys WITH their folder fingerprints (stable across processes), so
+    every new state of a folder gets a new run while a repeated tick for the same state is
+    deduplicated by Dagster.
+    """
+    state = json.dumps(sorted(fingerprints.items())).encode()
+    digest = hashlib.sha256(state).hexdigest()[:16]
     return [
         RunRequest(
-            run_key=f"{reason}:{start}..{end}:{abs(hash(tuple(sorted(keys)))) % 10**12}",
+            run_key=f"{reason}:{start}..{end}:{digest}",
             tags={RANGE_START: start, RANGE_END: end, "pdf_assets/trigger": reason},
         )
-        for start, end in contiguous_ranges(keys, order)
+        for start, end in contiguous_ranges(list(fingerprints), order)
     ]
 
 
@@ -87,15 +96,16 @@ def inbox_sensor(context: SensorEvaluationContext, pdf: PdfAssetsResource) -> Se
     order = existing + new_keys
     cursor = json.dumps({**seen, **{f.key: f.fingerprint for f in changed}}, sort_keys=True)
     return SensorResult(
-        run_requests=range_requests([f.key for f in changed], order, "inbox"),
+        run_requests=range_requests({f.key: f.fingerprint for f in changed}, order, "inbox"),
         dynamic_partitions_requests=[folder_partitions.build_add_request(new_keys)] if new_keys else [],
         asset_events=[_materialization(f) for f in changed],
         cursor=cursor,
     )
 
 
-def stale_partitions(pdf: PdfAssetsResource, keys: Sequence[str]) -> list[str]:
-    """Partitions whose rows are missing from the database or older than their folder."""
+def stale_partitions(pdf: PdfAssetsResource, keys: Sequence[str]) -> dict[str, str]:
+    """Partitions whose rows are missing from the database or older than their folder,
+    with the folder's current fingerprint."""
     folders = {f.key: f for f in scan_inbox(pdf.inbox_path())[0]}
     engine = make_engine(pdf.database_url())
     try:
@@ -104,7 +114,11 @@ def stale_partitions(pdf: PdfAssetsResource, keys: Sequence[str]) -> list[str]:
             states = partition_states(session)
     finally:
         engine.dispose()
-    return [k for k in keys if k in folders and states.get(k, ("", None))[0] != folders[k].fingerprint]
+    return {
+        k: folders[k].fingerprint
+        for k in keys
+        if k in folders and states.get(k, ("", None))[0] != folders[k].fingerprint
+    }
 
 
 @schedule(job=pdf_job, cron_schedule="0 2 * * *", execution_timezone="UTC")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from pdf_assets.defs.partitions import folder_partitions
 
 PIPELINE_ASSETS = ("pages", "layouts", "categorized_regions", "text_results", "table_results", "figure_results", "db_rows")
 
@@ -12,7 +11,6 @@ PIPELINE_ASSETS = ("pages", "layouts", "categorized_regions", "text_results", "t
 pdf_job = define_asset_job(
     "process_pdf_folders",
     selection=AssetSelection.assets(*PIPELINE_ASSETS),
-    partitions_def=folder_partitions,
     executor_def=in_process_executor,
     description="Render, analyse and store every PDF of the selected folders, stage by stage.",
 )

@@ -29,6 +29,7 @@ def _overlap_1d(a0: float, a1: float, b0: float, b1: float) -> float:
 
 def _dedupe(boxes: Sequence[Box], vertical: bool) -> list[Box]:
     """Sort rows top-down (columns left-right) and drop near-duplicate detections."""
+
     def span(b: Box) -> tuple[float, float]:
         return (b.y0, b.y1) if vertical else (b.x0, b.x1)
 
@@ -68,11 +69,13 @@ class _Grid:
 
     def covered(self, box: Box) -> tuple[list[int], list[int]]:
         rows = [
-            i for i, (lo, hi) in enumerate(self.row_spans)
+            i
+            for i, (lo, hi) in enumerate(self.row_spans)
             if _overlap_1d(box.y0, box.y1, lo, hi) > SPAN_OVERLAP * max(hi - lo, 1e-6)
         ]
         cols = [
-            j for j, (lo, hi) in enumerate(self.col_spans)
+            j
+            for j, (lo, hi) in enumerate(self.col_spans)
             if _overlap_1d(box.x0, box.x1, lo, hi) > SPAN_OVERLAP * max(hi - lo, 1e-6)
         ]
         return rows, cols
@@ -98,7 +101,8 @@ class _Grid:
 def _header_rows(rows: Sequence[Box], headers: Sequence[Box]) -> set[int]:
     """Column-header boxes are as wide as the table, so only the vertical overlap matters."""
     return {
-        i for i, row in enumerate(rows)
+        i
+        for i, row in enumerate(rows)
         if any(_overlap_1d(row.y0, row.y1, h.y0, h.y1) > HEADER_OVERLAP * max(row.height, 1e-6) for h in headers)
     }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from pdf_assets.backends.registry import clear_cache
 from pdf_assets.core.types import Box, Crop, PageRef, Region, RegionKey, kind_of_label
 
 PAGE_W, PAGE_H = 320.0, 300.0
@@ -27,14 +25,6 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from tests.backends.tiny_models import build_tiny_models
 
     return build_tiny_models(tmp_path_factory.mktemp("tiny_models"))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_model_cache() -> Iterator[None]:
-    """Each test loads its own models: specs differ by options and the cache is process-wide."""
-    clear_cache()
-    yield
-    clear_cache()
 
 
 def _write_pdf(path: Path) -> None:
@@ -63,8 +53,7 @@ class Sample:
     page: PageRef
     root: Path
 
-    def crop(self, box: Box, label: str, index: int, text_layer: bool = True,
-             line_boxes: tuple[Box, ...] = ()) -> Crop:
+    def crop(self, box: Box, label: str, index: int, text_layer: bool = True, line_boxes: tuple[Box, ...] = ()) -> Crop:
         """Cut `box` (plus the pipeline's padding) from the page image, as the pipeline does."""
         s = self.page.px_per_pt
         region = Region(RegionKey(self.page.doc_id, 0, index), "p1", label, kind_of_label(label), box, 1.0)

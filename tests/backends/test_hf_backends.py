@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +14,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pdf_assets.backends.hf.deplot import header_font_bytes, render_header
 from pdf_assets.backends.hf.lines import line_images, segment_lines
+from pdf_assets.backends.hf.loading import pretrained
+from pdf_assets.backends.hf.reference import reference_summary
 from pdf_assets.backends.hf.tatr import crop_origin_pt
-from pdf_assets.backends.registry import load_models
+from pdf_assets.backends.registry import clear_cache, load_models
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError, ModelLoadError
 from pdf_assets.core.types import LABELS, Box, ChartData, OcrText, TableStructure
@@ -21,9 +25,18 @@ from pdf_assets.stages.chart_parse import parse_deplot
 from tests.backends.conftest import FIGURE_BOX, PARAGRAPH, TABLE_BOX, TABLE_ROWS, TEXT_BOX, Sample
 
 
+@pytest.fixture(autouse=True)
+def _fresh_model_cache() -> Iterator[None]:
+    """Each test loads its own models: the registry's cache is process-wide."""
+    clear_cache()
+    yield
+    clear_cache()
+
+
 def spec(stage: str, model: Path | str, **options: str) -> ModelSpec:
-    return ModelSpec(stage=stage, backend="hf", model=str(model), device="cpu", dtype="fp32",
-                     options=tuple(sorted(options.items())))
+    return ModelSpec(
+        stage=stage, backend="hf", model=str(model), device="cpu", dtype="fp32", options=tuple(sorted(options.items()))
+    )
 
 
 def assert_grid_covered_once(table: TableStructure) -> None:
@@ -73,7 +86,7 @@ def test_segment_lines_finds_each_rendered_line(sample: Sample) -> None:
         boxes = segment_lines(image)
         lines = line_images(image)
     assert len(boxes) == len(PARAGRAPH)
-    assert all(a.y1 <= b.y0 + 4 for a, b in zip(boxes, boxes[1:]))
+    assert all(a.y1 <= b.y0 + 4 for a, b in itertools.pairwise(boxes)), "margins overlap at most"
     assert [im.size for im in lines] == [(int(b.width), int(b.height)) for b in boxes]
 
 
@@ -154,7 +167,7 @@ def test_classifier_routes_only_chart_labels_to_deplot(tiny_models: dict[str, Pa
     assert nothing.run(crops) == [None, None]
     as_chart = [c is not None for c in charts.run(crops)]
     as_photo = [c is not None for c in photos.run(crops)]
-    assert [a != b for a, b in zip(as_chart, as_photo)] == [True, True]
+    assert [a != b for a, b in zip(as_chart, as_photo, strict=True)] == [True, True]
 
 
 def test_header_render_puts_prompt_above_the_figure() -> None:
@@ -177,8 +190,30 @@ def test_missing_checkpoint_raises_model_load_error_naming_it(tmp_path: Path) ->
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelLoadError, match="empty"):
         load_models(spec("ocr", tmp_path / "empty"))
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_models(spec("figures", tmp_path / "mistyped"))
+
+
+def test_a_missing_optional_library_is_named(tiny_models: dict[str, Path]) -> None:
+    def needs_timm(model: str, **kwargs: object) -> None:
+        raise ImportError("TimmBackbone requires the timm library")
+
+    with pytest.raises(ModelLoadError, match="pip install timm") as info:
+        pretrained(needs_timm, spec("tables", tiny_models["tables"]), "weights")
+    assert str(tiny_models["tables"]) in str(info.value)
 
 
 def test_unknown_option_is_rejected(tiny_models: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match="treshold"):
         load_models(spec("layout", tiny_models["layout"], treshold="0.3"))
+
+
+# --- reference architectures --------------------------------------------------------------
+
+
+def test_reference_models_have_the_published_sizes() -> None:
+    """Within 2% of the parameter counts published for the production checkpoints."""
+    published = {"layout": 41.5e6, "ocr": 334e6, "tables": 28.8e6, "figures": 282e6}
+    summary = reference_summary()
+    for stage, size in published.items():
+        assert abs(int(summary[stage]["parameters"]) - size) / size < 0.02, stage

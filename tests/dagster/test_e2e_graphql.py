@@ -78,16 +78,15 @@ Run = dict[str, Any]  # one run as GraphQL returns it (decoded JSON)
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DagsterDev]:
-    workdir = tmp_path
     env = {
-        "DAGSTER_HOME": str(make_dagster_home(workdir / "dagster_home")),
+        "DAGSTER_HOME": str(make_dagster_home(tmp_path / "dagster_home")),
         "PDF_ASSETS_BACKEND": "fake",
         "PDF_ASSETS_DEVICE": "cpu",
-        "PDF_ASSETS_INBOX": str(workdir / "inbox"),
-        "PDF_ASSETS_DATA_DIR": str(workdir / "data"),
-        "PDF_ASSETS_DB_URL": f"sqlite:///{workdir / 'db.sqlite'}",
+        "PDF_ASSETS_INBOX": str(tmp_path / "inbox"),
+        "PDF_ASSETS_DATA_DIR": str(tmp_path / "data"),
+        "PDF_ASSETS_DB_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
     }
-    dev = DagsterDev(env, workdir / "dagster-dev.log")
+    dev = DagsterDev(env, tmp_path / "dagster-dev.log")
     try:
         with dev.log_on_failure():
             dev.start(timeout=120)

@@ -47,6 +47,8 @@ def inbox(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def resource(tmp_path: Path, inbox: Path) -> PdfAssetsResource:
+    # data_dir matches the PDF_ASSETS_DATA_DIR the shared conftest sets, which is where the
+    # IO manager keeps its values: pages, values and the database all stay under tmp_path.
     fake = StageConfig(backend="fake", device="cpu")
     return PdfAssetsResource(
         inbox=str(inbox),
@@ -131,6 +133,23 @@ def test_unchanged_inbox_skips_and_a_changed_folder_runs_alone(
     assert isinstance(added, SensorResult)
     assert covered(instance, added.run_requests) == ["a-folder"]
     assert isinstance(evaluate(instance, resource, cursor=added.cursor), SkipReason)
+
+
+def test_every_change_of_a_folder_gets_a_new_run_key(
+    instance: DagsterInstance, resource: PdfAssetsResource, inbox: Path
+) -> None:
+    first = evaluate(instance, resource, cursor=None)
+    assert isinstance(first, SensorResult)
+    apply(instance, first)
+    cursor, run_keys = first.cursor, []
+    for _ in range(2):
+        touch(inbox / "b-folder" / "text_page.pdf")
+        result = evaluate(instance, resource, cursor=cursor)
+        assert isinstance(result, SensorResult)
+        [request] = result.run_requests
+        cursor = result.cursor
+        run_keys.append(request.run_key)
+    assert len(set(run_keys)) == 2, run_keys
 
 
 def test_new_folder_after_the_first_tick_is_added_and_run_alone(

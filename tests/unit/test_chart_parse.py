@@ -6,7 +6,9 @@ import pandas as pd
 
 from pdf_assets.stages.chart_parse import chart_to_frame, parse_deplot
 
-BAR_CHART = "TITLE | Revenue by region <0x0A> Region | 2022 | 2023 <0x0A> North | 1,200 | 1,350 <0x0A> South | 800 | 910"
+BAR_CHART = (
+    "TITLE | Revenue by region <0x0A> Region | 2022 | 2023 <0x0A> North | 1,200 | 1,350 <0x0A> South | 800 | 910"
+)
 
 
 def test_title_header_and_rows_are_split_on_the_byte_token() -> None:

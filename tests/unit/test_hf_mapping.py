@@ -9,8 +9,19 @@ import pytest
 from pdf_assets.backends.hf.mapping import box_px_to_pt, canonical_label, label_table, nms, to_regions
 from pdf_assets.core.types import LABELS, Box, DetectedRegion
 
-DOCLAYNET = ["Caption", "Footnote", "Formula", "List-item", "Page-footer", "Page-header", "Picture",
-             "Section-header", "Table", "Text", "Title"]
+DOCLAYNET = [
+    "Caption",
+    "Footnote",
+    "Formula",
+    "List-item",
+    "Page-footer",
+    "Page-header",
+    "Picture",
+    "Section-header",
+    "Table",
+    "Text",
+    "Title",
+]
 
 
 def test_doclaynet_labels_map_onto_canonical_labels() -> None:
@@ -50,8 +61,12 @@ def test_nms_keeps_the_best_of_overlapping_boxes_whatever_the_label() -> None:
 
 def test_to_regions_combines_labels_scaling_and_nms() -> None:
     regions = to_regions(
-        [0.9, 0.6, 0.8], [9, 3, 8], [(0, 0, 200, 100), (0, 0, 200, 98), (0, 200, 200, 400)],
-        {9: "text", 3: "list_item", 8: "table"}, (2.0, 612.0, 792.0), 0.5,
+        [0.9, 0.6, 0.8],
+        [9, 3, 8],
+        [(0, 0, 200, 100), (0, 0, 200, 98), (0, 200, 200, 400)],
+        {9: "text", 3: "list_item", 8: "table"},
+        (2.0, 612.0, 792.0),
+        0.5,
     )
     assert regions == [
         DetectedRegion("text", Box(0, 0, 100, 50), 0.9),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -69,7 +70,7 @@ def render_header(image: Image.Image, header: str, font: ImageFont.FreeTypeFont)
     """The prompt drawn above the image, both scaled to the wider of the two (Pix2Struct's layout)."""
     text = "\n".join(textwrap.TextWrapper(width=80).wrap(text=header))
     _, _, w, h = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=font)
-    banner = Image.new("RGB", (w + 10, h + 10), "white")
+    banner = Image.new("RGB", (math.ceil(w) + 10, math.ceil(h) + 10), "white")
     ImageDraw.Draw(banner).text((5, 5), text, fill="black", font=font)
     width = max(banner.width, image.width)
     height = int(image.height * width / image.width)
@@ -147,8 +148,13 @@ class DeplotModel(TorchBatchModel[Crop, FigureBatch, FigureRaw, ChartData | None
         encoded = self.processor.image_processor(images=rendered, return_tensors="pt", **kwargs)
         pixels = None
         if self.classifier is not None:
+            # Every figure is encoded for DePlot too: which ones are charts is only known on the device.
             pixels = self.classifier.processor(images=images, return_tensors="pt")["pixel_values"]
-        return FigureBatch(encoded["flattened_patches"], encoded["attention_mask"], pixels)
+        batch = FigureBatch(encoded["flattened_patches"], encoded["attention_mask"], pixels)
+        if self.device.startswith("cuda"):
+            batch.flattened_patches = batch.flattened_patches.pin_memory()
+            batch.attention_mask = batch.attention_mask.pin_memory()
+        return batch
 
     def _select(self, batch: FigureBatch) -> list[bool]:
         if self.classifier is None or batch.classifier_pixels is None:
@@ -174,7 +180,9 @@ class DeplotModel(TorchBatchModel[Crop, FigureBatch, FigureRaw, ChartData | None
         return FigureRaw(out.cpu(), selected)
 
     def postprocess(self, raw: FigureRaw, items: Sequence[Crop]) -> list[ChartData | None]:
-        decoded = self.processor.batch_decode(raw.sequences, skip_special_tokens=True) if raw.sequences is not None else []
+        decoded = (
+            self.processor.batch_decode(raw.sequences, skip_special_tokens=True) if raw.sequences is not None else []
+        )
         texts = iter(decoded)
         return [parse_deplot(next(texts)) if chosen else None for chosen in raw.selected]
 
@@ -185,11 +193,14 @@ def _load_classifier(spec: ModelSpec, device: str) -> ChartClassifier | None:
         return None
     clf_spec = replace(spec, model=name, revision=spec.option("classifier_revision"), options=())
     model = pretrained(
-        AutoModelForImageClassification.from_pretrained, clf_spec, "classifier weights",
+        AutoModelForImageClassification.from_pretrained,
+        clf_spec,
+        "classifier weights",
         dtype=torch_dtype(spec.dtype, device),
     )
-    processor = pretrained(AutoImageProcessor.from_pretrained, clf_spec, "classifier image processor",
-                           backend=image_processor_backend())
+    processor = pretrained(
+        AutoImageProcessor.from_pretrained, clf_spec, "classifier image processor", backend=image_processor_backend()
+    )
     wanted = [w.strip().lower() for w in (spec.option("chart_labels") or "").split(",") if w.strip()]
     id2label = {int(i): str(n).lower() for i, n in model.config.id2label.items()}
     if wanted:
@@ -197,8 +208,11 @@ def _load_classifier(spec: ModelSpec, device: str) -> ChartClassifier | None:
     else:
         chart_ids = frozenset(i for i, n in id2label.items() if any(w in n for w in DEFAULT_CHART_WORDS))
     if not chart_ids:
-        logger.warning("figure classifier %s has no label matching %s: no figure will be read as a chart",
-                       name, wanted or DEFAULT_CHART_WORDS)
+        logger.warning(
+            "figure classifier %s has no label matching %s: no figure will be read as a chart",
+            name,
+            wanted or DEFAULT_CHART_WORDS,
+        )
     return ChartClassifier(model, processor, chart_ids)
 
 
@@ -214,5 +228,6 @@ def load_deplot(spec: ModelSpec, device: str) -> DeplotModel:
         min_new_tokens=int_option(spec, "min_new_tokens", 0),
         max_patches=int_option(spec, "max_patches", 0) if max_patches else None,
     )
-    return DeplotModel(model, processor, device, settings, header_font_bytes(spec.option("font_path")),
-                       _load_classifier(spec, device))
+    return DeplotModel(
+        model, processor, device, settings, header_font_bytes(spec.option("font_path")), _load_classifier(spec, device)
+    )

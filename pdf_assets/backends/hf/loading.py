@@ -38,16 +38,33 @@ KNOWN_OPTIONS: Mapping[str, frozenset[str]] = {
     "layout": frozenset({"threshold", "nms_iou"}),
     "ocr": frozenset({"max_new_tokens", "min_new_tokens", "num_beams"}),
     "tables": frozenset({"threshold", "ocr"}),
-    "figures": frozenset({"max_new_tokens", "min_new_tokens", "max_patches", "prompt", "font_path",
-                          "classifier", "classifier_revision", "chart_labels"}),
+    "figures": frozenset(
+        {
+            "max_new_tokens",
+            "min_new_tokens",
+            "max_patches",
+            "prompt",
+            "font_path",
+            "classifier",
+            "classifier_revision",
+            "chart_labels",
+        }
+    ),
 }
 
 
 def model_source(spec: ModelSpec) -> tuple[str, str | None]:
-    """(hub id or local folder, revision); a local folder has no revision."""
+    """(hub id or local folder, revision); a local folder has no revision.
+
+    Anything spelled like a path (absolute, `./`, `../`, `~`) must be an existing folder: a
+    mistyped folder would otherwise be looked up as a hub id and fail with a confusing error.
+    """
     model = spec.model or DEFAULT_MODELS[spec.stage]
-    if Path(model).expanduser().is_dir():
-        return str(Path(model).expanduser()), None
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        return str(folder), None
+    if folder.is_absolute() or model.startswith((".", "~")):
+        raise ModelLoadError(f"hf {spec.stage} model folder {model!r} does not exist")
     if spec.revision is None:
         logger.warning("%s model %s has no pinned revision; using %r", spec.stage, model, DEFAULT_REVISION)
     return model, spec.revision or DEFAULT_REVISION
@@ -79,9 +96,9 @@ def int_option(spec: ModelSpec, key: str, default: int) -> int:
 
 def _how_to_provide(model: str, revision: str | None, local_files_only: bool) -> str:
     if revision is None:
-        return f"check that the folder {model!r} holds a checkpoint written by save_pretrained"
+        return f"Check that the folder {model!r} holds a checkpoint written by save_pretrained"
     hint = (
-        f"download it once with network access (e.g. `hf download {model} --revision {revision}`) "
+        f"Download it once with network access (e.g. `hf download {model} --revision {revision}`) "
         f"or point `model` at a local folder written by save_pretrained"
     )
     if local_files_only:
@@ -99,9 +116,18 @@ def pretrained(loader: Callable[..., T], spec: ModelSpec, what: str, **kwargs: o
     model, revision = model_source(spec)
     try:
         return loader(model, revision=revision, local_files_only=spec.local_files_only, **kwargs)
-    except (OSError, ValueError, ImportError, KeyError) as exc:
+    except ImportError as exc:
         raise ModelLoadError(
-            f"could not load the {what} of hf {spec.stage} model {model!r} (revision {revision}): {exc}. "
+            f"the {what} of hf {spec.stage} model {model!r} needs a library that is not installed: "
+            f"{str(exc).strip().rstrip('.')}. "
+            "DETR-family checkpoints saved with a timm backbone (Table Transformer, most DETR layout models) "
+            "need `pip install timm`"
+        ) from exc
+    except (OSError, ValueError, KeyError) as exc:
+        at = f" at revision {revision}" if revision else ""
+        reason = str(exc).strip().rstrip(".")
+        raise ModelLoadError(
+            f"could not load the {what} of hf {spec.stage} model {model!r}{at}: {reason}. "
             + _how_to_provide(model, revision, spec.local_files_only)
         ) from exc
 

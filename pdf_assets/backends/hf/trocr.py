@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from PIL import Image
 from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin, VisionEncoderDecoderModel
 
 from pdf_assets.backends.hf.detection import open_rgb
@@ -71,7 +72,7 @@ class TrOcrModel(TorchBatchModel[Crop, LineBatch, LineRaw, OcrText]):
         return max(1.0, item.height_px / (LINE_HEIGHT_PT * max(item.px_per_pt, 1e-6)))
 
     def preprocess(self, items: Sequence[Crop]) -> LineBatch:
-        lines = []
+        lines: list[Image.Image] = []
         counts: list[int] = []
         for crop in items:
             crop_lines = line_images(open_rgb(crop.image_path), crop.line_boxes)
