@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -87,31 +89,39 @@ def cut_crops(page: PageRef, regions: Sequence[Region], store: Path) -> list[Cro
             piece = image.crop((int(px.x0), int(px.y0), max(int(px.x1), int(px.x0) + 1), max(int(px.y1), int(px.y0) + 1)))
             out = _crop_path(store, region)
             out.parent.mkdir(parents=True, exist_ok=True)
-            piece.save(out)
+            piece.save(out, compress_level=1)  # crops are scratch inputs: speed over size
             crops.append(
                 Crop(region, page.pdf_path, str(out), page.px_per_pt, piece.width, piece.height, page.has_text_layer)
             )
     return crops
 
 
+def _cut_page(page: PageRef, regions: Sequence[Region], store: Path) -> list[Crop] | ItemFailure:
+    try:
+        return cut_crops(page, regions, store)
+    except OSError as exc:
+        return ItemFailure("categorize", page_name(page), f"{type(exc).__name__}: {exc}", page.partition)
+
+
 def categorize(layout: LayoutManifest, pages: PagesManifest, store: Path) -> CategorizedRegions:
-    """Bucket regions into text / figure / table and cut their crops from the page images."""
+    """Bucket regions into text / figure / table and cut their crops from the page images.
+
+    Pages are cut on a few threads: PNG decoding and encoding release the GIL, and a run with
+    thousands of regions would otherwise spend most of this step waiting on zlib.
+    """
     by_page: dict[tuple[str, int], list[Region]] = defaultdict(list)
     for region in layout.regions:
         by_page[(region.key.doc_id, region.key.page_no)].append(region)
+    work = [(page, by_page[page.key]) for page in pages.pages if by_page.get(page.key)]
     buckets: dict[RegionKind, list[Crop]] = defaultdict(list)
     failures: list[ItemFailure] = []
-    for page in pages.pages:
-        page_regions = by_page.get(page.key, [])
-        if not page_regions:
-            continue
-        try:
-            crops = cut_crops(page, page_regions, store)
-        except OSError as exc:
-            failures.append(ItemFailure("categorize", page_name(page), f"{type(exc).__name__}: {exc}", page.partition))
-            continue
-        for crop in crops:
-            buckets[crop.region.kind].append(crop)
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for result in pool.map(lambda job: _cut_page(job[0], job[1], store), work):
+            if isinstance(result, ItemFailure):
+                failures.append(result)
+                continue
+            for crop in result:
+                buckets[crop.region.kind].append(crop)
     return CategorizedRegions(
         partition=layout.partition,
         regions=layout.regions,

@@ -9,11 +9,13 @@ the stacked tensors to the device (`detect`), and decoding happens on CPU float3
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -64,6 +66,11 @@ class Detector:
 
     def __init__(self, model: PreTrainedModel, processor: DetectionProcessor, device: str) -> None:
         self.model = model.to(device).eval()
+        if device.startswith("cuda"):
+            # Convolutional backbones run markedly faster channels-last with cuDNN autotuning;
+            # pages of a collection share a few sizes, so the tuning is paid once per size.
+            self.model = self.model.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True
         self.processor = processor
         self.device = device
         self.dtype = next(model.parameters()).dtype
@@ -72,23 +79,27 @@ class Detector:
         # removes the CPU bottleneck that otherwise caps batched throughput.
         self.device_preprocess = device.startswith("cuda") and _is_fast(processor)
 
-    def encode(self, images: Sequence[Image.Image]) -> DetectionBatch:
-        """Resize, normalise and pad on the CPU; pinned on CUDA for non-blocking copies.
+    def encode_paths(self, paths: Sequence[str]) -> DetectionBatch:
+        """Decode a batch of stored images and prepare it for the model.
 
-        DETR-style models predict boxes relative to the unpadded image, so padding a batch of
-        different page sizes is safe; the runner's cost sort keeps the padding small anyway.
+        With a fast processor on a GPU only decoding happens here (uint8 tensors); resizing,
+        normalising and padding run on the device in `detect`. Otherwise the processor runs
+        here on the CPU and the result is pinned for a non-blocking copy. DETR-style models
+        predict boxes relative to the unpadded image, so padding pages of different sizes
+        into one batch is safe; the runner's cost sort keeps that padding small anyway.
         """
-        sizes = [(im.height, im.width) for im in images]
         if self.device_preprocess:
-            tensors = [torch.from_numpy(np.asarray(im)).permute(2, 0, 1).pin_memory() for im in images]
-            return DetectionBatch(None, None, sizes, tensors)
-        encoded = self.processor(images=list(images), return_tensors="pt")
+            arrays = read_rgb_arrays(paths)
+            tensors = [torch.from_numpy(a).permute(2, 0, 1) for a in arrays]
+            return DetectionBatch(None, None, [(a.shape[0], a.shape[1]) for a in arrays], tensors)
+        images = open_all(paths)
+        encoded = self.processor(images=images, return_tensors="pt")
         pixel_values = encoded["pixel_values"]
         pixel_mask = encoded.get("pixel_mask")
         if self.device.startswith("cuda"):
             pixel_values = pixel_values.pin_memory()
             pixel_mask = pixel_mask.pin_memory() if pixel_mask is not None else None
-        return DetectionBatch(pixel_values, pixel_mask, sizes)
+        return DetectionBatch(pixel_values, pixel_mask, [(im.height, im.width) for im in images])
 
     def _on_device(self, batch: DetectionBatch) -> DetectionBatch:
         """Run the image processor on the device for a batch of raw uint8 pages."""
@@ -99,10 +110,20 @@ class Detector:
         return DetectionBatch(encoded["pixel_values"], encoded.get("pixel_mask"), batch.sizes)
 
     def detect(self, batch: DetectionBatch) -> DetectionRaw:
+        if self.device.startswith("cuda"):
+            # Replica threads each drive their own GPU: make it the current device so no
+            # helper tensor lands on cuda:0 and forces cross-device copies.
+            with torch.cuda.device(self.device):
+                return self._detect(batch)
+        return self._detect(batch)
+
+    def _detect(self, batch: DetectionBatch) -> DetectionRaw:
         batch = self._on_device(batch)
         assert batch.pixel_values is not None
         inputs: dict[str, torch.Tensor] = {
-            "pixel_values": batch.pixel_values.to(self.device, dtype=self.dtype, non_blocking=True)
+            "pixel_values": batch.pixel_values.to(self.device, dtype=self.dtype, non_blocking=True).contiguous(
+                memory_format=torch.channels_last if self.device.startswith("cuda") else torch.contiguous_format
+            )
         }
         if batch.pixel_mask is not None:
             inputs["pixel_mask"] = batch.pixel_mask.to(self.device, non_blocking=True)
@@ -141,12 +162,25 @@ def open_rgb(path: str) -> Image.Image:
         return image.convert("RGB")
 
 
-_DECODERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pdf-assets-decode")
+_DECODERS = ThreadPoolExecutor(max_workers=min(32, os.cpu_count() or 4), thread_name_prefix="pdf-assets-decode")
 
 
 def open_all(paths: Sequence[str]) -> list[Image.Image]:
     """Decode a batch of PNGs on several threads (zlib and PIL release the GIL), in order."""
     return list(_DECODERS.map(open_rgb, paths))
+
+
+def _read_rgb_array(path: str) -> np.ndarray:
+    """OpenCV decodes PNG about twice as fast as PIL and releases the GIL while doing it."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        return np.asarray(open_rgb(path))
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_rgb_arrays(paths: Sequence[str]) -> list[np.ndarray]:
+    """HWC uint8 RGB arrays of a batch of stored images, decoded in parallel, in order."""
+    return list(_DECODERS.map(_read_rgb_array, paths))
 
 
 def _is_fast(processor: object) -> bool:

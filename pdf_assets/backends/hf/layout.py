@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector, open_all
+from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector
 from pdf_assets.backends.hf.loading import float_option
 from pdf_assets.backends.hf.mapping import canonical_label, to_regions
 from pdf_assets.backends.torch_base import TorchBatchModel
@@ -35,7 +35,7 @@ class HfLayoutModel(TorchBatchModel[PageRef, DetectionBatch, DetectionRaw, list[
         return item.width_pt * item.height_pt * item.px_per_pt**2
 
     def preprocess(self, items: Sequence[PageRef]) -> DetectionBatch:
-        return self.detector.encode(open_all([page.image_path for page in items]))
+        return self.detector.encode_paths([page.image_path for page in items])
 
     def forward(self, batch: DetectionBatch) -> DetectionRaw:
         return self.detector.detect(batch)

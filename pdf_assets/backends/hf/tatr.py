@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 import pymupdf
 
-from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector, open_all, open_rgb
+from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector, open_rgb
 from pdf_assets.backends.hf.loading import float_option
 from pdf_assets.backends.torch_base import TorchBatchModel
 from pdf_assets.core.config import ModelSpec
@@ -153,7 +153,7 @@ class TatrModel(TorchBatchModel[Crop, TableBatch, TableRaw, TableStructure]):
         return float(item.width_px * item.height_px)
 
     def preprocess(self, items: Sequence[Crop]) -> TableBatch:
-        batch = self.detector.encode(open_all([crop.image_path for crop in items]))
+        batch = self.detector.encode_paths([crop.image_path for crop in items])
         return TableBatch(batch, self.word_source.words_for(items))
 
     def forward(self, batch: TableBatch) -> TableRaw:
