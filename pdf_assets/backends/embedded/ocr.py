@@ -68,7 +68,10 @@ def make_engine(threads: int | None = None) -> RapidOCR:
         raise ModelLoadError("rapidocr-onnxruntime is not installed (pip install rapidocr-onnxruntime)") from exc
     # The detector's default ("min" side >= 736 px) blows a one-line crop up to several
     # thousand pixels wide; inputs are already at a readable scale, so only cap the size.
-    kwargs: dict[str, int | str] = {
+    # The 180-degree angle classifier flips long, upright text lines of a page and the
+    # recogniser then reads them backwards (score < 0.5, dropped); rendered pages are upright.
+    kwargs: dict[str, int | str | bool] = {
+        "use_cls": False,
         "max_side_len": MAX_SIDE_PX,
         "det_limit_type": "max",
         "det_limit_side_len": MAX_SIDE_PX,
