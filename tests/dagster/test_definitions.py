@@ -1,0 +1,49 @@
+"""The code location loads, and every asset of the chain is wired for one batched run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey
+from dagster._core.definitions.backfill_policy import BackfillPolicyType
+
+from pdf_assets.defs.definitions import defs
+from pdf_assets.defs.jobs import PIPELINE_ASSETS
+from pdf_assets.defs.partitions import folder_partitions
+
+ROOT = Path(__file__).resolve().parents[2]
+GPU_ASSETS = {"layouts", "text_results", "table_results", "figure_results"}
+
+
+def _node(name: str):  # noqa: ANN202 - Dagster's asset node type is internal
+    return defs.resolve_asset_graph().get(AssetKey(name))
+
+
+@pytest.mark.parametrize("name", PIPELINE_ASSETS)
+def test_asset_shares_partitions_backfill_policy_and_retries(name: str) -> None:
+    node = _node(name)
+    assert node.partitions_def == folder_partitions
+    assert node.backfill_policy is not None and node.backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN
+    op = defs.resolve_assets_def(AssetKey(name)).op
+    assert (op.pool == "gpu") == (name in GPU_ASSETS)
+    assert op.retry_policy is not None and op.retry_policy.max_retries >= 1
+
+
+def test_job_sensor_and_schedule_are_defined() -> None:
+    job = defs.resolve_job_def("process_pdf_folders")
+    assert job.executor_def.name == "in_process"
+    assert defs.resolve_sensor_def("inbox_sensor").default_status.value == "RUNNING"
+    assert defs.resolve_schedule_def("nightly_catch_up").cron_schedule == "0 2 * * *"
+
+
+@pytest.mark.skipif(shutil.which("dg", path=str(Path(sys.executable).parent)) is None, reason="dg not installed")
+def test_dg_reads_the_project_from_pyproject() -> None:
+    dg = str(Path(sys.executable).parent / "dg")
+    result = subprocess.run([dg, "list", "defs"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in ("process_pdf_folders", "inbox_sensor", "nightly_catch_up", "db_rows"):
+        assert name in result.stdout
