@@ -30,6 +30,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pymupdf
@@ -168,7 +169,12 @@ def build_models(args: argparse.Namespace, stage: str, device: str, oom_demo: bo
         from pdf_assets.backends.devices import resolve_devices
         from pdf_assets.backends.hf.reference import build_reference_model
 
-        return [build_reference_model(stage, d, args.dtype) for d in resolve_devices(device)]
+        devices = resolve_devices(device)
+        if len(devices) > 1:
+            from pdf_assets.backends.process_replica import ProcessReplica
+
+            return [ProcessReplica(partial(build_reference_model, stage, d, args.dtype)) for d in devices]  # type: ignore[misc]
+        return [build_reference_model(stage, d, args.dtype) for d in devices]
     options = dict(args.option)
     if args.backend == "fake":
         options = {**dict(FAKE_DEVICE_TIME), **options}
@@ -216,6 +222,8 @@ def bench_stage(args: argparse.Namespace, stage: str, device: str, items: list[I
     }]  # fmt: skip
     if args.oom_demo:
         rows.append(oom_demo(args, stage, device, models, items, batched))
+    for model in models:
+        getattr(model, "close", lambda: None)()  # replica worker processes
     release_models()
     return rows
 

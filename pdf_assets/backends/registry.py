@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from functools import partial
 from typing import Protocol
 
 from pdf_assets.core.config import ModelSpec
@@ -51,9 +52,20 @@ def load_models(spec: ModelSpec) -> list[AnyModel]:
         family = _family(spec.backend)
         devices = family.devices_for(spec)
         logger.info("loading %s/%s (%s) on %s", spec.stage, spec.backend, spec.model or "default", devices)
-        models = [family.load(spec, device) for device in devices]
+        if len(devices) > 1 and spec.backend == "hf":
+            # One worker process per GPU: threads of one interpreter do not scale (GIL).
+            from pdf_assets.backends.process_replica import ProcessReplica
+
+            models: list[AnyModel] = [ProcessReplica(partial(load_one, spec, d)) for d in devices]  # type: ignore[misc]
+        else:
+            models = [family.load(spec, device) for device in devices]
         _CACHE[spec] = models
         return models
+
+
+def load_one(spec: ModelSpec, device: str) -> AnyModel:
+    """Load one replica in this process (also the entry point of replica worker processes)."""
+    return _family(spec.backend).load(spec, device)
 
 
 def register_models(spec: ModelSpec, models: list[AnyModel]) -> None:
@@ -66,4 +78,9 @@ def register_models(spec: ModelSpec, models: list[AnyModel]) -> None:
 def clear_cache() -> None:
     """Forget loaded models (tests; freeing memory between benchmark configurations)."""
     with _LOCK:
+        for models in _CACHE.values():
+            for model in models:
+                close = getattr(model, "close", None)
+                if callable(close):
+                    close()
         _CACHE.clear()

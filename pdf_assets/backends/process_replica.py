@@ -1,0 +1,210 @@
+"""A model replica in its own worker process: data parallelism that scales past the GIL.
+
+With `cuda:all`, one replica per GPU in threads of one process shares one interpreter: once
+the device work per batch is short, decoding and the image processors' Python compete for
+the GIL and a second GPU adds nothing. Here each replica is a spawned process that loads the
+model on its GPU; the batch runner drives it through the usual three phases:
+
+- `preprocess(items)` sends the items and returns a ticket at once; the worker preprocesses
+  on its own threads while the device runs the previous batch (the runner's prefetch);
+- `forward(ticket)` asks the worker to run forward + postprocess and waits for the outputs;
+- `postprocess` hands them through.
+
+Errors come back by kind, so the runner's out-of-memory halving and failure bisection work
+unchanged; a worker that dies is a systemic error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Generic, TypeVar
+
+from pdf_assets.core.errors import DeviceOutOfMemoryError, SystemicError
+from pdf_assets.core.model import BatchModel
+from pdf_assets.core.types import Crop, PageRef
+
+ItemT = TypeVar("ItemT")
+OutT = TypeVar("OutT")
+AnyModel = BatchModel[object, object, object, object]
+
+#: preprocessed batches a worker keeps for tickets it has not been asked to run yet
+MAX_PENDING = 8
+
+
+class WorkerItemError(RuntimeError):
+    """An item-level error raised inside a worker (the runner bisects the batch)."""
+
+
+@dataclass(frozen=True)
+class _Reply:
+    ok: bool
+    value: object  # outputs, a number, or (kind, message) when not ok
+
+
+def item_cost(item: object) -> float:
+    """The runner's sort key, computed here: the real model lives in the worker."""
+    if isinstance(item, Crop):
+        return float(item.width_px * item.height_px)
+    if isinstance(item, PageRef):
+        return item.width_pt * item.height_pt * item.px_per_pt**2
+    return 0.0
+
+
+class ProcessReplica(BatchModel[ItemT, int, list[OutT], OutT], Generic[ItemT, OutT]):
+    """Client side of one worker process holding one model replica."""
+
+    def __init__(self, factory: Callable[[], AnyModel], timeout_s: float = 600.0) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve, args=(child, factory), daemon=True)
+        self._process.start()
+        child.close()
+        self._timeout = timeout_s
+        self._send_lock = threading.Lock()
+        self._waiting: dict[int, Future[_Reply]] = {}
+        self._tickets = itertools.count()
+        self._items: dict[int, list[ItemT]] = {}
+        hello = self._conn.recv()
+        if not hello.ok:
+            self._process.join(5)
+            raise SystemicError(f"model replica failed to load in its worker: {hello.value}")
+        self.name, self.device = hello.value  # type: ignore[misc]
+        threading.Thread(target=self._receive, name=f"replica-{self.device}", daemon=True).start()
+
+    def _receive(self) -> None:
+        """Route each reply to the caller waiting for its ticket."""
+        while True:
+            try:
+                ticket, reply = self._conn.recv()
+            except (EOFError, OSError):
+                for future in list(self._waiting.values()):
+                    future.set_result(_Reply(False, ("systemic", "worker process exited")))
+                return
+            future = self._waiting.pop(ticket, None)
+            if future is not None:
+                future.set_result(reply)
+
+    def _call(self, verb: str, payload: object = None) -> object:
+        ticket = next(self._tickets)
+        future: Future[_Reply] = Future()
+        self._waiting[ticket] = future
+        self._send((verb, ticket, payload))
+        reply = future.result(timeout=self._timeout)
+        if reply.ok:
+            return reply.value
+        kind, message = reply.value  # type: ignore[misc]
+        if kind == "oom":
+            raise DeviceOutOfMemoryError(message)
+        if kind == "systemic":
+            raise SystemicError(f"{self.device}: {message}")
+        raise WorkerItemError(message)
+
+    def _send(self, message: tuple[str, int, object]) -> None:
+        try:
+            with self._send_lock:
+                self._conn.send(message)
+        except OSError as exc:
+            raise SystemicError(f"model replica on {self.device} is gone: {exc}") from exc
+
+    def preprocess(self, items: Sequence[ItemT]) -> int:
+        ticket = next(self._tickets)
+        self._items[ticket] = list(items)
+        self._send(("pre", ticket, list(items)))
+        return ticket
+
+    def forward(self, batch: int) -> list[OutT]:
+        items = self._items.pop(batch, [])
+        outputs: list[OutT] = self._call("run", (batch, items))  # type: ignore[assignment]
+        return outputs
+
+    def postprocess(self, raw: list[OutT], items: Sequence[ItemT]) -> list[OutT]:
+        return raw
+
+    def cost(self, item: ItemT) -> float:
+        return item_cost(item)
+
+    def free_memory(self) -> None:
+        self._call("free")
+
+    def reset_peak_memory(self) -> None:
+        self._call("reset_peak")
+
+    def peak_memory_bytes(self) -> int:
+        return int(self._call("peak"))  # type: ignore[call-overload]
+
+    def total_memory_bytes(self) -> int:
+        return int(self._call("total"))  # type: ignore[call-overload]
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            with self._send_lock:
+                self._conn.send(("close", -1, None))
+            self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def _error(model: AnyModel, exc: BaseException) -> _Reply:
+    kind = "oom" if model.is_out_of_memory(exc) else "systemic" if isinstance(exc, SystemicError) else "item"
+    return _Reply(False, (kind, f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    """Server side: the model, a preprocessing pool and the batches it has prepared."""
+
+    def __init__(self, model: AnyModel) -> None:
+        self.model = model
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="replica-pre")
+        self.pending: OrderedDict[int, Future[object]] = OrderedDict()
+
+    def prepare(self, ticket: int, items: list[object]) -> None:
+        self.pending[ticket] = self.pool.submit(self.model.preprocess, items)
+        while len(self.pending) > MAX_PENDING:  # a ticket the runner dropped after an OOM
+            self.pending.popitem(last=False)
+
+    def run(self, ticket: int, items: list[object]) -> _Reply:
+        try:
+            future = self.pending.pop(ticket, None)
+            batch = future.result() if future is not None else self.model.preprocess(items)
+            outputs = self.model.postprocess(self.model.forward(batch), items)
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised in the client
+            return _error(self.model, exc)
+        return _Reply(True, outputs)
+
+    def control(self, verb: str) -> _Reply:
+        calls: dict[str, Callable[[], object]] = {
+            "free": self.model.free_memory,
+            "reset_peak": self.model.reset_peak_memory,
+            "peak": self.model.peak_memory_bytes,
+            "total": getattr(self.model, "total_memory_bytes", lambda: 0),
+        }
+        return _Reply(True, calls[verb]())
+
+
+def _serve(conn: Connection, factory: Callable[[], AnyModel]) -> None:
+    """Worker main loop (runs in the spawned process)."""
+    try:
+        worker = _Worker(factory())
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as a load failure
+        conn.send(_Reply(False, f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(_Reply(True, (worker.model.name, worker.model.device)))
+    while True:
+        try:
+            verb, ticket, payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        if verb == "close":
+            return
+        if verb == "pre":
+            worker.prepare(ticket, payload)
+            continue
+        reply = worker.run(*payload) if verb == "run" else worker.control(verb)
+        conn.send((ticket, reply))

@@ -1,0 +1,59 @@
+"""Replicas in worker processes behave exactly like in-process ones under the batch runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+import pytest
+
+from pdf_assets.backends import fake
+from pdf_assets.backends.process_replica import ProcessReplica
+from pdf_assets.core.batching import run_batched
+from pdf_assets.core.config import BatchPolicy, ModelSpec
+from pdf_assets.core.errors import SystemicError
+
+ITEMS = [f"item-{i:03d}" for i in range(40)]
+
+
+@pytest.fixture()
+def replicas(request: pytest.FixtureRequest) -> Iterator[list[ProcessReplica[str, object]]]:
+    options: dict[str, object] = getattr(request, "param", {})
+    started = [ProcessReplica(partial(fake.FakeModel, "fake", f"fake:{i}", **options)) for i in range(2)]
+    yield started
+    for replica in started:
+        replica.close()
+
+
+def _reference() -> list[object]:
+    model: fake.FakeModel[str, object] = fake.FakeModel()
+    return [model.run([item])[0] for item in ITEMS]
+
+
+def test_two_worker_processes_return_ordered_identical_results(replicas: list[ProcessReplica[str, object]]) -> None:
+    run = run_batched("ocr", replicas, ITEMS, BatchPolicy(batch_size=4))
+    assert run.outputs == _reference()
+    assert not run.failures
+    assert {r.device for r in replicas} == {"fake:0", "fake:1"}
+    assert run.metrics.device == "fake:0,fake:1"
+
+
+@pytest.mark.parametrize("replicas", [{"oom_above": 3}], indirect=True)
+def test_out_of_memory_in_a_worker_halves_the_batch(replicas: list[ProcessReplica[str, object]]) -> None:
+    run = run_batched("ocr", replicas, ITEMS, BatchPolicy(batch_size=8, grow_after=1000))
+    assert run.outputs == _reference()
+    assert run.metrics.oom_retries > 0 and max(run.metrics.batch_sizes) <= 3
+
+
+@pytest.mark.parametrize("replicas", [{"fail_on": "item-017"}], indirect=True)
+def test_a_poisoned_item_in_a_worker_is_isolated(replicas: list[ProcessReplica[str, object]]) -> None:
+    run = run_batched("ocr", replicas, ITEMS, BatchPolicy(batch_size=8))
+    assert list(run.failures) == [ITEMS.index("item-017")]
+    expected = _reference()
+    assert all(out == expected[i] for i, out in enumerate(run.outputs) if i not in run.failures)
+
+
+def test_a_replica_that_cannot_load_is_a_systemic_error() -> None:
+    with pytest.raises(SystemicError, match="failed to load"):
+        spec = ModelSpec(stage="ocr", backend="fake", options=(("systemic", "1"),))
+        ProcessReplica(partial(fake.load, spec, "fake:0"))
