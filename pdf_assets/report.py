@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from pdf_assets.core.config import default_db_url
 from pdf_assets.storage.db import init_db, make_engine, session_scope
-from pdf_assets.storage.repository import summary
+from pdf_assets.storage.queries import summary
 from pdf_assets.storage.schema import StageMetricRow
 
 METRIC_COLUMNS = ("stage", "backend", "device", "items", "batches", "max_batch_size", "oom_retries", "failures", "seconds", "items_per_s")

@@ -32,7 +32,7 @@ from pdf_assets.defs.jobs import pdf_job
 from pdf_assets.defs.partitions import PARTITIONS_NAME, folder_partitions
 from pdf_assets.defs.resources import PdfAssetsResource
 from pdf_assets.storage.db import init_db, make_engine, session_scope
-from pdf_assets.storage.repository import partition_states
+from pdf_assets.storage.queries import partition_states
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

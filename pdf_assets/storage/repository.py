@@ -16,11 +16,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
-from pdf_assets.core.errors import ConfigError, PdfAssetsError
+from pdf_assets.core.errors import PdfAssetsError
 from pdf_assets.core.types import (
     ChartData,
     DocumentInfo,
@@ -34,7 +33,6 @@ from pdf_assets.core.types import (
     TextResult,
 )
 from pdf_assets.storage.schema import (
-    TABLES,
     Base,
     DocumentRow,
     FailureRow,
@@ -74,10 +72,6 @@ class RunBundle:
     failures: tuple[ItemFailure, ...] = ()
     metrics: tuple[StageMetrics, ...] = ()
 
-
-def _utc(value: datetime) -> datetime:
-    # SQLite keeps no zone: values written as UTC come back naive.
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def _insert_ids(session: Session, model: type[Base], rows: list[Row]) -> list[int]:
@@ -296,134 +290,3 @@ def replace_partitions(session: Session, bundle: RunBundle, *, now: datetime | N
     counts["stage_metrics"] = _insert(session, StageMetricRow, _metric_rows(bundle, now))
     logger.info("run %s: replaced partitions %s: %s", bundle.run_id, keys, counts)
     return counts
-
-
-def row_counts(session: Session) -> dict[str, int]:
-    """Rows in every table of the schema."""
-    return {name: session.scalar(select(func.count()).select_from(model)) or 0 for name, model in TABLES.items()}
-
-
-def partition_states(session: Session) -> dict[str, tuple[str, datetime]]:
-    """What each stored partition was built from: key -> (fingerprint, updated_at in UTC)."""
-    rows = session.execute(select(PartitionRow.key, PartitionRow.fingerprint, PartitionRow.updated_at))
-    return {key: (fingerprint, _utc(updated_at)) for key, fingerprint, updated_at in rows}
-
-
-def read_frame(engine: Engine, table_name: str) -> pd.DataFrame:
-    """A whole table as a DataFrame; the name is checked against the schema, never interpolated."""
-    model = TABLES.get(table_name)
-    if model is None:
-        raise ConfigError(f"unknown table {table_name!r}; expected one of {sorted(TABLES)}")
-    with engine.connect() as conn:
-        return pd.read_sql(select(model.__table__), conn)
-
-
-@dataclass(frozen=True)
-class PartitionSummary:
-    """Counts for one stored partition, as the CLI's `show` prints them."""
-
-    key: str
-    folder: str
-    run_id: str
-    updated_at: datetime
-    documents_ok: int
-    documents_error: int
-    pages: int
-    regions_by_kind: dict[str, int]
-    texts_by_source: dict[str, int]
-    tables: int
-    figures: int
-
-
-@dataclass(frozen=True)
-class FailureRecord:
-    partition: str | None
-    run_id: str
-    stage: str
-    item: str
-    error: str
-
-
-@dataclass(frozen=True)
-class SummaryData:
-    """The database at a glance: partitions, recent failures, the latest run's stage metrics."""
-
-    partitions: tuple[PartitionSummary, ...]
-    recent_failures: tuple[FailureRecord, ...]
-    latest_run_id: str | None
-    latest_metrics: tuple[dict[str, float | int | str], ...]
-
-
-# The per-stage numbers of a metrics row, as `StageMetrics.as_dict` names them.
-_METRIC_FIELDS = tuple(
-    c.name for c in StageMetricRow.__table__.columns if c.name not in ("id", "run_id", "partitions", "created_at")
-)
-
-# How each child table reaches documents.partition, nearest parent first.
-_PATHS: dict[type[Base], tuple[type[Base], ...]] = {
-    PageRow: (DocumentRow,),
-    RegionRow: (PageRow, DocumentRow),
-    TextRow: (RegionRow, PageRow, DocumentRow),
-    FigureRow: (RegionRow, PageRow, DocumentRow),
-    TableRow: (RegionRow, PageRow, DocumentRow),
-}
-
-
-def _count_by_partition(
-    session: Session, model: type[Base], column: str | None = None
-) -> dict[tuple[str, str], int]:
-    """Rows of `model` per (partition, value of `column`), joined up to documents."""
-    table = model.__table__
-    group = [DocumentRow.partition, table.c[column]] if column else [DocumentRow.partition]
-    stmt = select(*group, func.count()).select_from(table)
-    for parent in _PATHS.get(model, ()):
-        stmt = stmt.join(parent)
-    result: dict[tuple[str, str], int] = {}
-    for row in session.execute(stmt.group_by(*group)):
-        result[(row[0], row[1] if column else "")] = row[-1]
-    return result
-
-
-def _by_value(counts: dict[tuple[str, str], int], key: str) -> dict[str, int]:
-    return {value: n for (partition, value), n in sorted(counts.items()) if partition == key}
-
-
-def _partition_summaries(session: Session) -> tuple[PartitionSummary, ...]:
-    docs = _count_by_partition(session, DocumentRow, "status")
-    pages = _count_by_partition(session, PageRow)
-    regions = _count_by_partition(session, RegionRow, "kind")
-    texts = _count_by_partition(session, TextRow, "source")
-    tables = _count_by_partition(session, TableRow)
-    figures = _count_by_partition(session, FigureRow)
-    stored = session.execute(select(PartitionRow).order_by(PartitionRow.key)).scalars()
-    return tuple(
-        PartitionSummary(
-            key=p.key,
-            folder=p.folder,
-            run_id=p.run_id,
-            updated_at=_utc(p.updated_at),
-            documents_ok=docs.get((p.key, "ok"), 0),
-            documents_error=docs.get((p.key, "error"), 0),
-            pages=pages.get((p.key, ""), 0),
-            regions_by_kind=_by_value(regions, p.key),
-            texts_by_source=_by_value(texts, p.key),
-            tables=tables.get((p.key, ""), 0),
-            figures=figures.get((p.key, ""), 0),
-        )
-        for p in stored
-    )
-
-
-def summary(session: Session, *, failure_limit: int = 20) -> SummaryData:
-    """Per-partition counts, the newest failures, and the stage metrics of the latest run."""
-    newest = select(FailureRow).order_by(FailureRow.id.desc()).limit(failure_limit)
-    failures = session.execute(newest).scalars()
-    recent = tuple(FailureRecord(f.partition, f.run_id, f.stage, f.item, f.error) for f in failures)
-    latest = session.scalar(select(StageMetricRow.run_id).order_by(StageMetricRow.id.desc()).limit(1))
-    metrics: tuple[dict[str, float | int | str], ...] = ()
-    if latest is not None:
-        rows = session.execute(
-            select(StageMetricRow).where(StageMetricRow.run_id == latest).order_by(StageMetricRow.id)
-        ).scalars()
-        metrics = tuple({name: getattr(m, name) for name in _METRIC_FIELDS} for m in rows)
-    return SummaryData(_partition_summaries(session), recent, latest, metrics)

@@ -11,7 +11,7 @@ from pdf_assets.defs.definitions import build_definitions
 from pdf_assets.defs.partitions import PARTITIONS_NAME
 from pdf_assets.defs.resources import PdfAssetsResource, StageConfig
 from pdf_assets.storage.db import init_db, make_engine, session_scope
-from pdf_assets.storage.repository import row_counts
+from pdf_assets.storage.queries import row_counts
 
 
 def make_resource(tmp: Path, inbox: Path, backend: str = "fake", **stage_options: str) -> PdfAssetsResource:

@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance
 
 from pdf_assets.storage.db import make_engine
-from pdf_assets.storage.repository import read_frame
+from pdf_assets.storage.queries import read_frame
 from tests.dagster.pipeline_helpers import make_resource, run_job
 
 pytestmark = pytest.mark.corpus

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from pdf_assets.defs.jobs import PIPELINE_ASSETS
 from pdf_assets.storage.db import init_db, make_engine, session_scope
-from pdf_assets.storage.repository import row_counts
+from pdf_assets.storage.queries import row_counts
 from pdf_assets.storage.schema import PartitionRow
 from tests.dagster.e2e_helpers import DagsterDev, GraphQLClient, make_dagster_home, wait_for, write_pdfs
 

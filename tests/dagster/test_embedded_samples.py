@@ -11,7 +11,7 @@ from dagster import DagsterInstance
 
 from pdf_assets.samples import PARAGRAPH, TABLE, write_samples
 from pdf_assets.storage.db import make_engine
-from pdf_assets.storage.repository import read_frame
+from pdf_assets.storage.queries import read_frame
 from tests.dagster.pipeline_helpers import make_resource, run_job
 
 

@@ -18,7 +18,7 @@ from pdf_assets.defs.jobs import PIPELINE_ASSETS
 from pdf_assets.defs.resources import PdfAssetsResource, StageConfig
 from pdf_assets.samples import write_samples
 from pdf_assets.storage.db import make_engine
-from pdf_assets.storage.repository import read_frame
+from pdf_assets.storage.queries import read_frame
 from tests.dagster.pipeline_helpers import run_job
 
 

@@ -31,7 +31,7 @@ from pdf_assets.defs.jobs import PIPELINE_ASSETS
 from pdf_assets.defs.partitions import PARTITIONS_NAME
 from pdf_assets.defs.resources import PdfAssetsResource, StageConfig
 from pdf_assets.storage.db import init_db, make_engine, session_scope
-from pdf_assets.storage.repository import partition_states, row_counts
+from pdf_assets.storage.queries import partition_states, row_counts
 from tests.dagster.e2e_helpers import touch, write_pdfs
 
 FOLDERS = {"a-folder": ("text_page.pdf", "table_page.pdf"), "b-folder": ("text_page.pdf",)}
