@@ -31,8 +31,8 @@ from pdf_assets.core.types import (
     kind_of_label,
 )
 from pdf_assets.storage.db import init_db, make_engine, normalize_url, session_scope
-from pdf_assets.storage.repository import BundleError, RunBundle, replace_partitions
 from pdf_assets.storage.queries import partition_states, read_frame, row_counts, summary
+from pdf_assets.storage.repository import BundleError, RunBundle, replace_partitions
 from pdf_assets.storage.schema import TABLES
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
