@@ -214,19 +214,11 @@ _STAGE_MODELS: dict[str, type[StageFake]] = {
 }
 
 
-def _int_option(spec: ModelSpec, key: str) -> int | None:
-    value = spec.option(key)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ConfigError(f"fake backend option {key}={value!r} is not an integer") from exc
 
 
 def devices_for(spec: ModelSpec) -> list[str]:
     """One CPU replica, or `replicas=N` pretend devices to exercise data parallelism."""
-    replicas = _int_option(spec, "replicas")
+    replicas = spec.optional_int("replicas")
     if replicas is None:
         return ["cpu"]
     if replicas < 1:
@@ -238,7 +230,7 @@ def load(spec: ModelSpec, device: str) -> StageFake:
     """The stage's fake on `device`, configured from `spec.options`."""
     if spec.option("systemic") == "1":
         raise ModelLoadError(f"fake {spec.stage} model on {device} is configured to fail loading (systemic=1)")
-    ints = {key: _int_option(spec, key) for key in _INT_OPTIONS}
+    ints = {key: spec.optional_int(key) for key in _INT_OPTIONS}
     return _STAGE_MODELS[spec.stage](
         f"fake.{spec.stage}",
         device,

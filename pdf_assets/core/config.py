@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from pdf_assets.core.errors import ConfigError
 
 BACKENDS = ("embedded", "hf", "fake")
 STAGES = ("layout", "ocr", "tables", "figures")
 DTYPES = ("auto", "fp32", "fp16", "bf16")
+
+N = TypeVar("N", int, float)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,27 @@ class ModelSpec:
 
     def option(self, key: str, default: str | None = None) -> str | None:
         return dict(self.options).get(key, default)
+
+    def int_option(self, key: str, default: int) -> int:
+        """An integer option, or a `ConfigError` naming the stage and backend."""
+        value = self.optional_int(key)
+        return default if value is None else value
+
+    def optional_int(self, key: str) -> int | None:
+        return self._number(key, int, "an integer")
+
+    def float_option(self, key: str, default: float) -> float:
+        value = self._number(key, float, "a number")
+        return default if value is None else value
+
+    def _number(self, key: str, kind: type[N], what: str) -> N | None:
+        value = self.option(key)
+        if value is None:
+            return None
+        try:
+            return kind(value)
+        except ValueError as exc:
+            raise ConfigError(f"option {key}={value!r} of the {self.backend} {self.stage} stage is not {what}") from exc
 
 
 def default_data_dir() -> Path:

@@ -32,16 +32,10 @@ def devices_for(spec: ModelSpec) -> list[str]:
     return ["cpu"]
 
 
-def _float_option(spec: ModelSpec, key: str, default: float) -> float:
-    raw = spec.option(key)
-    try:
-        return default if raw is None else float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"option {key}={raw!r} of the {spec.stage} stage is not a number") from exc
 
 
 def _threads(spec: ModelSpec) -> int | None:
-    value = int(_float_option(spec, "threads", 0))
+    value = spec.int_option("threads", 0)
     if value < 0:
         raise ConfigError(f"option threads of the {spec.stage} stage must be >= 0")
     return value or None
@@ -51,7 +45,7 @@ def load(spec: ModelSpec, device: str) -> AnyModel:
     """Build the stage's model; imports are local so unused engines never load."""
     if device != "cpu":
         raise ConfigError(f"embedded backends run on the CPU only, not {device!r}")
-    min_px = _float_option(spec, "min_px_per_pt", 2.0)
+    min_px = spec.float_option("min_px_per_pt", 2.0)
     if spec.stage == "layout":
         from pdf_assets.backends.embedded.layout import EmbeddedLayoutModel
         from pdf_assets.backends.embedded.ocr import make_engine

@@ -34,7 +34,7 @@ from transformers import (
 )
 
 from pdf_assets.backends.hf.detection import open_rgb
-from pdf_assets.backends.hf.loading import image_processor_backend, int_option, pretrained
+from pdf_assets.backends.hf.loading import image_processor_backend, pretrained
 from pdf_assets.backends.torch_base import TorchBatchModel, torch_dtype
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError
@@ -224,9 +224,9 @@ def load_deplot(spec: ModelSpec, device: str) -> DeplotModel:
     max_patches = spec.option("max_patches")
     settings = ChartSettings(
         prompt=spec.option("prompt") or DEFAULT_PROMPT,
-        max_new_tokens=int_option(spec, "max_new_tokens", 512),
-        min_new_tokens=int_option(spec, "min_new_tokens", 0),
-        max_patches=int_option(spec, "max_patches", 0) if max_patches else None,
+        max_new_tokens=spec.int_option("max_new_tokens", 512),
+        min_new_tokens=spec.int_option("min_new_tokens", 0),
+        max_patches=spec.int_option("max_patches", 0) if max_patches else None,
     )
     return DeplotModel(
         model, processor, device, settings, header_font_bytes(spec.option("font_path")), _load_classifier(spec, device)

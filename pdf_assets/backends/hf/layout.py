@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector
-from pdf_assets.backends.hf.loading import float_option
 from pdf_assets.backends.hf.mapping import canonical_label, to_regions
 from pdf_assets.backends.torch_base import TorchBatchModel
 from pdf_assets.core.config import ModelSpec
@@ -59,6 +58,6 @@ class HfLayoutModel(TorchBatchModel[PageRef, DetectionBatch, DetectionRaw, list[
 def load_layout(spec: ModelSpec, device: str) -> HfLayoutModel:
     return HfLayoutModel(
         load_detector(spec, device),
-        threshold=float_option(spec, "threshold", 0.5),
-        nms_iou=float_option(spec, "nms_iou", 0.5),
+        threshold=spec.float_option("threshold", 0.5),
+        nms_iou=spec.float_option("nms_iou", 0.5),
     )

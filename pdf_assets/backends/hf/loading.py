@@ -78,20 +78,8 @@ def check_options(spec: ModelSpec) -> None:
         )
 
 
-def float_option(spec: ModelSpec, key: str, default: float) -> float:
-    value = spec.option(key)
-    try:
-        return default if value is None else float(value)
-    except ValueError as exc:
-        raise ConfigError(f"option {key}={value!r} of hf {spec.stage} is not a number") from exc
 
 
-def int_option(spec: ModelSpec, key: str, default: int) -> int:
-    value = spec.option(key)
-    try:
-        return default if value is None else int(value)
-    except ValueError as exc:
-        raise ConfigError(f"option {key}={value!r} of hf {spec.stage} is not an integer") from exc
 
 
 def _how_to_provide(model: str, revision: str | None, local_files_only: bool) -> str:

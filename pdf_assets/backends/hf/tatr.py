@@ -24,7 +24,6 @@ import numpy as np
 import pymupdf
 
 from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector, open_rgb
-from pdf_assets.backends.hf.loading import float_option
 from pdf_assets.backends.torch_base import TorchBatchModel
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError
@@ -176,5 +175,5 @@ def load_tatr(spec: ModelSpec, device: str) -> TatrModel:
     return TatrModel(
         load_detector(spec, device),
         WordSource(spec.option("ocr") or "rapidocr"),
-        threshold=float_option(spec, "threshold", 0.5),
+        threshold=spec.float_option("threshold", 0.5),
     )

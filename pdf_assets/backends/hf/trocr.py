@@ -22,7 +22,7 @@ from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin, VisionE
 
 from pdf_assets.backends.hf.detection import open_rgb
 from pdf_assets.backends.hf.lines import line_images
-from pdf_assets.backends.hf.loading import int_option, pretrained
+from pdf_assets.backends.hf.loading import pretrained
 from pdf_assets.backends.torch_base import TorchBatchModel, torch_dtype
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.types import Crop, OcrText
@@ -135,8 +135,8 @@ def load_trocr(spec: ModelSpec, device: str) -> TrOcrModel:
     )
     processor = pretrained(AutoProcessor.from_pretrained, spec, "processor")
     generation = Generation(
-        max_new_tokens=int_option(spec, "max_new_tokens", 64),
-        min_new_tokens=int_option(spec, "min_new_tokens", 0),
-        num_beams=int_option(spec, "num_beams", 1),
+        max_new_tokens=spec.int_option("max_new_tokens", 64),
+        min_new_tokens=spec.int_option("min_new_tokens", 0),
+        num_beams=spec.int_option("num_beams", 1),
     )
     return TrOcrModel(model, processor, device, generation)
