@@ -13,9 +13,9 @@ from pdf_assets.stages.manifests import CategorizedRegions, FigureManifest, Text
 CAPTION_MAX_GAP_PT = 72.0
 
 
-def _gap(figure: Crop, caption: TextResult, caption_box_y: tuple[float, float]) -> float:
+def _gap(figure: Crop, top: float, bottom: float) -> float:
+    """Vertical distance between the figure and a caption's [top, bottom] (0 if they overlap)."""
     fig = figure.region.box
-    top, bottom = caption_box_y
     if top >= fig.y1:
         return top - fig.y1
     if bottom <= fig.y0:
@@ -34,7 +34,7 @@ def link_caption(
             continue
         if min(x1, fig.x1) <= max(x0, fig.x0):
             continue
-        gap = _gap(figure, text, (y0, y1))
+        gap = _gap(figure, y0, y1)
         if gap <= CAPTION_MAX_GAP_PT and (best is None or gap < best[0]):
             best = (gap, text.text)
     return best[1] if best else None
