@@ -14,12 +14,14 @@ from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.queries import row_counts
 
 
-def make_resource(tmp: Path, inbox: Path, backend: str = "fake", **stage_options: str) -> PdfAssetsResource:
+def make_resource(
+    tmp: Path, inbox: Path, backend: str = "fake", db_url: str | None = None, **stage_options: str
+) -> PdfAssetsResource:
     stage = StageConfig(backend=backend, device="cpu", options=dict(stage_options))
     return PdfAssetsResource(
         inbox=str(inbox),
         data_dir=str(tmp / "data"),
-        db_url=f"sqlite:///{tmp / 'db.sqlite'}",
+        db_url=db_url or f"sqlite:///{tmp / 'db.sqlite'}",
         render_workers=2,
         layout=stage,
         ocr=stage,

@@ -87,3 +87,17 @@ def test_poisoned_item_fails_alone(tmp_path: Path, inbox: Path) -> None:
     engine.dispose()
     assert (failures["item"].str.contains("-p0000-r001")).any()
     assert len(texts) > 0
+
+
+@pytest.mark.postgres
+def test_job_writes_to_postgresql_idempotently(tmp_path: Path, inbox: Path, postgres_url: str) -> None:
+    """The production database: same rows as SQLite would get, replaced on a re-run."""
+    resource = make_resource(tmp_path, inbox, db_url=postgres_url)
+    with DagsterInstance.ephemeral() as instance:
+        assert run_job(resource, instance, ["alpha", "beta"]).success
+        first = db_counts(resource)
+        assert run_job(resource, instance, ["alpha", "beta"]).success
+    second = db_counts(resource)
+    assert first["documents"] == 6 and first["regions"] > 0
+    first.pop("stage_metrics"), second.pop("stage_metrics")
+    assert first == second

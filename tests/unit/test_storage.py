@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -35,40 +34,13 @@ from pdf_assets.storage.queries import partition_states, read_frame, row_counts,
 from pdf_assets.storage.repository import BundleError, RunBundle, replace_partitions
 from pdf_assets.storage.schema import TABLES
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _postgres_admin_url() -> str | None:
-    """The server URL when PostgreSQL answers, else None (the test is then skipped)."""
-    try:
-        import psycopg
-    except ImportError:
-        return None
-    try:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2):
-            return PG_SERVER
-    except psycopg.Error:
-        return None
-
-
 @pytest.fixture
-def postgres_engine() -> Iterator[Engine]:
-    """A throwaway database per test, created and dropped with autocommit."""
-    if _postgres_admin_url() is None:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 as user postgres")
-    import psycopg
-
-    name = f"pdf_assets_test_{uuid.uuid4().hex[:12]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
     try:
         yield engine
     finally:
         engine.dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
