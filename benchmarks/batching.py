@@ -171,9 +171,10 @@ def build_models(args: argparse.Namespace, stage: str, device: str, oom_demo: bo
 
         devices = resolve_devices(device)
         if len(devices) > 1:
-            from pdf_assets.backends.process_replica import ProcessReplica
+            from pdf_assets.backends.process_replica import ProcessReplica, replica_cpu_threads
 
-            return [ProcessReplica(partial(build_reference_model, stage, d, args.dtype)) for d in devices]  # type: ignore[misc]
+            threads = replica_cpu_threads(len(devices))
+            return [ProcessReplica(partial(build_reference_model, stage, d, args.dtype), threads) for d in devices]  # type: ignore[misc]
         return [build_reference_model(stage, d, args.dtype) for d in devices]
     options = dict(args.option)
     if args.backend == "fake":

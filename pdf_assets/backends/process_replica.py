@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -60,10 +61,12 @@ def item_cost(item: object) -> float:
 class ProcessReplica(BatchModel[ItemT, int, list[OutT], OutT], Generic[ItemT, OutT]):
     """Client side of one worker process holding one model replica."""
 
-    def __init__(self, factory: Callable[[], AnyModel], timeout_s: float = 600.0) -> None:
+    def __init__(self, factory: Callable[[], AnyModel], cpu_threads: int | None = None, timeout_s: float = 600.0) -> None:
+        """`cpu_threads` caps the worker's CPU thread pools (torch, OpenMP, image decoding):
+        several workers each sizing themselves to the whole machine oversubscribe its cores."""
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child, factory), daemon=True)
+        self._process = ctx.Process(target=_serve, args=(child, factory, cpu_threads), daemon=True)
         self._process.start()
         child.close()
         self._timeout = timeout_s
@@ -188,8 +191,21 @@ class _Worker:
         return _Reply(True, calls[verb]())
 
 
-def _serve(conn: Connection, factory: Callable[[], AnyModel]) -> None:
+def _limit_threads(cpu_threads: int | None) -> None:
+    """Set before the factory imports torch, which reads these once at start-up."""
+    if cpu_threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "PDF_ASSETS_DECODE_THREADS"):
+            os.environ[var] = str(cpu_threads)
+
+
+def replica_cpu_threads(replicas: int) -> int:
+    """An even share of this machine's cores for each of `replicas` workers."""
+    return max(1, (os.cpu_count() or 1) // max(1, replicas))
+
+
+def _serve(conn: Connection, factory: Callable[[], AnyModel], cpu_threads: int | None = None) -> None:
     """Worker main loop (runs in the spawned process)."""
+    _limit_threads(cpu_threads)
     try:
         worker = _Worker(factory())
     except Exception as exc:  # noqa: BLE001 - reported to the parent as a load failure

@@ -54,9 +54,10 @@ def load_models(spec: ModelSpec) -> list[AnyModel]:
         logger.info("loading %s/%s (%s) on %s", spec.stage, spec.backend, spec.model or "default", devices)
         if len(devices) > 1 and spec.backend == "hf":
             # One worker process per GPU: threads of one interpreter do not scale (GIL).
-            from pdf_assets.backends.process_replica import ProcessReplica
+            from pdf_assets.backends.process_replica import ProcessReplica, replica_cpu_threads
 
-            models: list[AnyModel] = [ProcessReplica(partial(load_one, spec, d)) for d in devices]  # type: ignore[misc]
+            threads = replica_cpu_threads(len(devices))
+            models: list[AnyModel] = [ProcessReplica(partial(load_one, spec, d), threads) for d in devices]  # type: ignore[misc]
         else:
             models = [family.load(spec, device) for device in devices]
         _CACHE[spec] = models

@@ -162,7 +162,9 @@ def open_rgb(path: str) -> Image.Image:
         return image.convert("RGB")
 
 
-_DECODERS = ThreadPoolExecutor(max_workers=min(32, os.cpu_count() or 4), thread_name_prefix="pdf-assets-decode")
+# A replica worker process gets its share of the cores through PDF_ASSETS_DECODE_THREADS.
+_DECODE_THREADS = int(os.environ.get("PDF_ASSETS_DECODE_THREADS", "0")) or min(32, os.cpu_count() or 4)
+_DECODERS = ThreadPoolExecutor(max_workers=_DECODE_THREADS, thread_name_prefix="pdf-assets-decode")
 
 
 def open_all(paths: Sequence[str]) -> list[Image.Image]:
