@@ -228,6 +228,7 @@ def devices_for(spec: ModelSpec) -> list[str]:
 
 def load(spec: ModelSpec, device: str) -> StageFake:
     """The stage's fake on `device`, configured from `spec.options`."""
+    spec.reject_unknown_options((*_INT_OPTIONS, "fail_on", "systemic", "replicas"))
     if spec.option("systemic") == "1":
         raise ModelLoadError(f"fake {spec.stage} model on {device} is configured to fail loading (systemic=1)")
     ints = {key: spec.optional_int(key) for key in _INT_OPTIONS}

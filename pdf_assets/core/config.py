@@ -7,6 +7,7 @@ Dagster (CLI, benchmarks, GPU machine); the Dagster resource maps its fields ont
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -69,6 +70,15 @@ class ModelSpec:
 
     def option(self, key: str, default: str | None = None) -> str | None:
         return dict(self.options).get(key, default)
+
+    def reject_unknown_options(self, known: Iterable[str]) -> None:
+        """A misspelt option must fail loudly, not be silently ignored."""
+        allowed = set(known)
+        unknown = sorted(set(dict(self.options)) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {unknown} for the {self.backend} {self.stage} stage; expected some of {sorted(allowed)}"
+            )
 
     def int_option(self, key: str, default: int) -> int:
         """An integer option, or a `ConfigError` naming the stage and backend."""

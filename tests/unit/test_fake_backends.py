@@ -123,3 +123,10 @@ def test_bad_option_values_are_config_errors() -> None:
         load_models(spec("ocr", oom_above="lots"))
     with pytest.raises(ConfigError):
         fake.devices_for(spec("ocr", replicas="0"))
+
+
+@pytest.mark.parametrize("backend", ["fake", "embedded"])
+def test_a_misspelt_option_is_rejected(backend: str) -> None:
+    spec = ModelSpec(stage="tables", backend=backend, device="cpu", options=(("treshold", "0.5"),))
+    with pytest.raises(ConfigError, match="treshold"):
+        load_models(spec)

@@ -32,6 +32,8 @@ def devices_for(spec: ModelSpec) -> list[str]:
     return ["cpu"]
 
 
+#: `threads`: onnxruntime threads per engine; `min_px_per_pt`: crops below this scale are upscaled
+OPTIONS = ("threads", "min_px_per_pt")
 
 
 def _threads(spec: ModelSpec) -> int | None:
@@ -45,6 +47,7 @@ def load(spec: ModelSpec, device: str) -> AnyModel:
     """Build the stage's model; imports are local so unused engines never load."""
     if device != "cpu":
         raise ConfigError(f"embedded backends run on the CPU only, not {device!r}")
+    spec.reject_unknown_options(OPTIONS)
     min_px = spec.float_option("min_px_per_pt", 2.0)
     if spec.stage == "layout":
         from pdf_assets.backends.embedded.layout import EmbeddedLayoutModel

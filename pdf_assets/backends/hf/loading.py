@@ -71,15 +71,7 @@ def model_source(spec: ModelSpec) -> tuple[str, str | None]:
 
 
 def check_options(spec: ModelSpec) -> None:
-    unknown = sorted(set(dict(spec.options)) - KNOWN_OPTIONS[spec.stage])
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {unknown} for hf {spec.stage}; expected some of {sorted(KNOWN_OPTIONS[spec.stage])}"
-        )
-
-
-
-
+    spec.reject_unknown_options(KNOWN_OPTIONS[spec.stage])
 
 
 def _how_to_provide(model: str, revision: str | None, local_files_only: bool) -> str:
