@@ -164,6 +164,7 @@ def test_every_layout_class_of_the_installed_model_maps_to_a_canonical_label() -
     assert classes <= set(PYMUPDF_LAYOUT_LABELS)
     assert {canonical_label(name) for name in classes} <= set(LABELS)
     assert canonical_label("picture") == "figure"
+    assert {name: canonical_label(name) for name in PYMUPDF_LAYOUT_LABELS} == PYMUPDF_LAYOUT_LABELS
 
 
 def test_cell_text_orders_low_dots_and_restores_missing_spaces() -> None:

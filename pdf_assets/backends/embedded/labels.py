@@ -20,17 +20,16 @@ figures "picture"; everything else has a one-to-one canonical counterpart.
 | code (*)        | code           |
 
 (*) not in the current class list; kept so a newer model that adds it maps cleanly.
-Unknown labels fall back to "text": the region still gets its text read, which loses
-less than dropping it.
+The table documents (and the tests check) the installed model's vocabulary; the lookup itself
+is the shared `backends.labels.canonical_label`, which folds the hyphens. Unknown labels fall
+back to "text": the region still gets its text read, which loses less than dropping it.
 """
 
 from __future__ import annotations
 
-import logging
+from pdf_assets.backends.labels import canonical_label
 
-from pdf_assets.core.types import LABELS
-
-logger = logging.getLogger(__name__)
+__all__ = ["PYMUPDF_LAYOUT_LABELS", "canonical_label"]
 
 PYMUPDF_LAYOUT_LABELS: dict[str, str] = {
     "text": "text",
@@ -46,16 +45,3 @@ PYMUPDF_LAYOUT_LABELS: dict[str, str] = {
     "footnote": "footnote",
     "code": "code",
 }
-
-_warned: set[str] = set()
-
-
-def canonical_label(raw: str) -> str:
-    """The canonical label for a PyMuPDF layout class name (unknown names become "text")."""
-    label = PYMUPDF_LAYOUT_LABELS.get(raw.strip().lower())
-    if label is None or label not in LABELS:
-        if raw not in _warned:
-            _warned.add(raw)
-            logger.warning("unknown layout label %r mapped to 'text'", raw)
-        return "text"
-    return label

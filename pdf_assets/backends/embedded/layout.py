@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pymupdf
 
-from pdf_assets.backends.embedded.labels import canonical_label
+from pdf_assets.backends.labels import canonical_label
 from pdf_assets.backends.embedded.ocr import Image, detect, read_image
 from pdf_assets.core.errors import DocumentError, ModelLoadError
 from pdf_assets.core.model import BatchModel

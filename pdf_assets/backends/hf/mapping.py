@@ -3,76 +3,18 @@
 No torch here: these are the parts of the layout backend that carry the project's
 conventions, so they are unit-tested on plain numbers.
 
-Label mapping. Object-detection checkpoints name their classes in `config.id2label`. Names
-are normalised (lower case, `-`, `_` and spaces folded) and looked up in `LABEL_MAP`, which
-covers DocLayNet (Caption, Footnote, Formula, List-item, Page-footer, Page-header, Picture,
-Section-header, Table, Text, Title), PubLayNet (text, title, list, table, figure) and the
-DocLayNet-derived vocabularies of docling (Code, Document Index, Form, Key-Value Region,
-Checkbox-*). A name that is not in the map becomes "text" (the safe bucket: its text is
-still extracted) and is logged once per name.
+Label mapping. Object-detection checkpoints name their classes in `config.id2label`; each
+name goes through the shared `backends.labels.canonical_label` (DocLayNet, PubLayNet and
+docling vocabularies; unknown names become "text", logged once).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping, Sequence
 
-from pdf_assets.core.types import LABELS, Box, DetectedRegion
-
-logger = logging.getLogger(__name__)
-
-LABEL_MAP: Mapping[str, str] = {
-    # DocLayNet
-    "caption": "caption",
-    "footnote": "footnote",
-    "formula": "formula",
-    "list item": "list_item",
-    "page footer": "page_footer",
-    "page header": "page_header",
-    "picture": "figure",
-    "section header": "section_header",
-    "table": "table",
-    "text": "text",
-    "title": "title",
-    # PubLayNet and other common spellings
-    "list": "list_item",
-    "figure": "figure",
-    "image": "figure",
-    "chart": "figure",
-    "equation": "formula",
-    "header": "page_header",
-    "footer": "page_footer",
-    "paragraph": "text",
-    "plain text": "text",
-    "code": "code",
-    # docling's extended DocLayNet vocabulary
-    "document index": "table",
-    "form": "text",
-    "key value region": "text",
-    "checkbox selected": "text",
-    "checkbox unselected": "text",
-}
-
-_warned: set[str] = set()
-
-
-def normalise_label(name: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", name.strip().lower())
-
-
-def canonical_label(name: str) -> str:
-    """Map one checkpoint label to a label of `core.types.LABELS` ("text" when unknown)."""
-    key = normalise_label(name)
-    label = LABEL_MAP.get(key)
-    if label is None and key.replace(" ", "_") in LABELS:
-        label = key.replace(" ", "_")
-    if label is None:
-        if name not in _warned:
-            _warned.add(name)
-            logger.warning("layout label %r is not mapped to a canonical label; treating it as 'text'", name)
-        return "text"
-    return label
+from pdf_assets.backends.labels import canonical_label
+from pdf_assets.core.types import Box, DetectedRegion
 
 
 def label_table(id2label: Mapping[int, str]) -> dict[int, str]:
