@@ -7,7 +7,7 @@ ONE run and each model batches across all of its documents.
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from dagster import (
@@ -40,7 +40,7 @@ from pdf_assets.stages.manifests import (
     TableManifest,
     TextManifest,
 )
-from pdf_assets.stages.pipeline import PipelineOutputs, build_bundle, categorize_all
+from pdf_assets.stages.pipeline import PipelineOutputs, all_failures, build_bundle, categorize_all, stage_metrics
 from pdf_assets.stages.render import render_partitions
 from pdf_assets.stages.tables import extract_tables
 from pdf_assets.stages.text import extract_text
@@ -78,7 +78,7 @@ def _check(asset: str, name: str, description: str) -> list[AssetCheckSpec]:
     return [AssetCheckSpec(name, asset=asset, description=description)]
 
 
-def _failures_check(name: str, failures: list[ItemFailure]) -> AssetCheckResult:
+def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckResult:
     """Item failures warn (the rest of the data is fine) and say which items failed."""
     return AssetCheckResult(
         check_name=name,
@@ -88,18 +88,15 @@ def _failures_check(name: str, failures: list[ItemFailure]) -> AssetCheckResult:
     )
 
 
-def _all_failures(values: Mapping[str, object]) -> list[ItemFailure]:
-    return [f for v in values.values() for f in getattr(v, "failures", ())]
-
 
 @asset(deps=[pdf_folders], check_specs=_check("pages", "documents_readable", "Every PDF opened and rendered"), **COMMON)
 def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Output | AssetCheckResult]:
     """Every page of every PDF of the run, rendered in parallel processes into the page store."""
     folders = {key: pdf.folder_path(key) for key in context.partition_keys}
     result = render_partitions(folders, pdf.data_path() / "pages", pdf.render_dpi, pdf.render_workers)
-    failures = _all_failures(result)
+    failures = all_failures(result)
     counts = {k: {"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)} for k, m in result.items()}
-    yield Output(result, metadata=_stage_meta(result, failures, counts))
+    yield Output(result, metadata=_stage_meta(result, counts))
     yield _failures_check("documents_readable", failures)
 
 
@@ -110,9 +107,9 @@ def layouts(
     """Regions with labels and boxes (PDF points) for all pages of the run, in batches."""
     with fail_fast_on_systemic_errors():
         result = detect_layouts(pages, progress_to_log(context, pdf.engine()))
-    failures = _all_failures(result)
+    failures = all_failures(result)
     counts = {k: {"regions": len(m.regions)} for k, m in result.items()}
-    yield Output(result, metadata=_stage_meta(result, failures, counts))
+    yield Output(result, metadata=_stage_meta(result, counts))
     yield _failures_check("pages_analysed", failures)
 
 
@@ -123,7 +120,7 @@ def categorized_regions(
     """Regions bucketed into text / figure / table, with crops cut from the stored pages."""
     result = categorize_all(layouts, pages, pdf.data_path())
     counts = {k: {"text": len(m.text), "figures": len(m.figures), "tables": len(m.tables)} for k, m in result.items()}
-    return Output(result, metadata={**failures_metadata(_all_failures(result)), "preview": counts_preview(counts)})
+    return Output(result, metadata={**failures_metadata(all_failures(result)), "preview": counts_preview(counts)})
 
 
 @asset(**COMMON, **GPU)
@@ -134,7 +131,7 @@ def text_results(
     with fail_fast_on_systemic_errors():
         result = extract_text(categorized_regions, progress_to_log(context, pdf.engine()))
     counts = {k: _by_source(m) for k, m in result.items()}
-    return Output(result, metadata=_stage_meta(result, _all_failures(result), counts))
+    return Output(result, metadata=_stage_meta(result, counts))
 
 
 @asset(**COMMON, **GPU)
@@ -145,7 +142,7 @@ def table_results(
     with fail_fast_on_systemic_errors():
         result = extract_tables(categorized_regions, progress_to_log(context, pdf.engine()))
     counts = {k: {"tables": len(m.results), "cells": sum(len(t.cells) for t in m.results)} for k, m in result.items()}
-    return Output(result, metadata=_stage_meta(result, _all_failures(result), counts))
+    return Output(result, metadata=_stage_meta(result, counts))
 
 
 @asset(**COMMON, **GPU)
@@ -161,7 +158,7 @@ def figure_results(
     counts = {
         k: {"figures": len(m.results), "charts": sum(1 for f in m.results if f.chart)} for k, m in result.items()
     }
-    return Output(result, metadata=_stage_meta(result, _all_failures(result), counts))
+    return Output(result, metadata=_stage_meta(result, counts))
 
 
 @asset(**COMMON)
@@ -202,9 +199,9 @@ def _by_source(manifest: TextManifest) -> dict[str, int]:
     return counts
 
 
-def _stage_meta(
-    result: Mapping[str, object], failures: list[ItemFailure], counts: Mapping[str, Mapping[str, int]]
-) -> dict[str, MetadataValue]:
-    first = next(iter(result.values()), None)
-    metrics = getattr(first, "metrics", ()) if first is not None else ()
-    return {**metrics_metadata(metrics), **failures_metadata(failures), "preview": counts_preview(counts)}
+def _stage_meta(result: Mapping[str, object], counts: Mapping[str, Mapping[str, int]]) -> dict[str, MetadataValue]:
+    return {
+        **metrics_metadata(stage_metrics(result)),
+        **failures_metadata(all_failures(result)),
+        "preview": counts_preview(counts),
+    }

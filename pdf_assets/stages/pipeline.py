@@ -62,7 +62,7 @@ def run_pipeline(
     return PipelineOutputs(pages, layouts, categorized, texts, tables, figures)
 
 
-def _unique_metrics(*groups: Mapping[str, object]) -> tuple[StageMetrics, ...]:
+def stage_metrics(*groups: Mapping[str, object]) -> tuple[StageMetrics, ...]:
     """Each stage's metrics are repeated in every partition's value; keep one per stage."""
     seen: dict[str, StageMetrics] = {}
     for group in groups:
@@ -72,7 +72,8 @@ def _unique_metrics(*groups: Mapping[str, object]) -> tuple[StageMetrics, ...]:
     return tuple(seen.values())
 
 
-def _failures(*groups: Mapping[str, object]) -> tuple[ItemFailure, ...]:
+def all_failures(*groups: Mapping[str, object]) -> tuple[ItemFailure, ...]:
+    """Every recorded failure in the per-partition values of one or more steps."""
     return tuple(f for group in groups for value in group.values() for f in getattr(value, "failures", ()))
 
 
@@ -90,6 +91,6 @@ def build_bundle(outputs: PipelineOutputs, run_id: str | None = None) -> RunBund
         texts=tuple(t for m in outputs.texts.values() for t in m.results),
         figures=tuple(f for m in outputs.figures.values() for f in m.results),
         tables=tuple(t for m in outputs.tables.values() for t in m.results),
-        failures=_failures(*groups),
-        metrics=_unique_metrics(*groups),
+        failures=all_failures(*groups),
+        metrics=stage_metrics(*groups),
     )

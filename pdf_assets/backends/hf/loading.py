@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pdf_assets.core.config import ModelSpec
-from pdf_assets.core.errors import ConfigError, ModelLoadError
+from pdf_assets.core.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ docling vocabularies; unknown names become "text", logged once).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from pdf_assets.backends.labels import canonical_label
