@@ -27,7 +27,13 @@ from dagster import (
 
 from pdf_assets.core.errors import ConfigError, SystemicError
 from pdf_assets.core.types import ItemFailure
-from pdf_assets.defs.metadata import counts_preview, failures_metadata, metrics_metadata, progress_to_log
+from pdf_assets.defs.metadata import (
+    counts_preview,
+    failures_metadata,
+    metrics_metadata,
+    progress_to_log,
+    run_log_progress,
+)
 from pdf_assets.defs.partitions import folder_partitions
 from pdf_assets.defs.resources import PdfAssetsResource
 from pdf_assets.stages.figures import extract_figures
@@ -93,7 +99,8 @@ def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckRes
 def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Output | AssetCheckResult]:
     """Every page of every PDF of the run, rendered in parallel processes into the page store."""
     folders = {key: pdf.folder_path(key) for key in context.partition_keys}
-    result = render_partitions(folders, pdf.data_path() / "pages", pdf.render_dpi, pdf.render_workers)
+    store = pdf.data_path() / "pages"
+    result = render_partitions(folders, store, pdf.render_dpi, pdf.render_workers, run_log_progress(context))
     failures = all_failures(result)
     counts = {k: {"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)} for k, m in result.items()}
     yield Output(result, metadata=_stage_meta(result, counts))

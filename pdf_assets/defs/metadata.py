@@ -8,11 +8,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dagster import AssetExecutionContext, MetadataValue
 
 from pdf_assets.core.types import ItemFailure, StageMetrics
+from pdf_assets.core.batching import Progress
 from pdf_assets.stages.engine import InferenceEngine, log_progress
 
 
-def progress_to_log(context: AssetExecutionContext, engine: InferenceEngine) -> InferenceEngine:
-    """Report stage progress in the run's log at most every 2 s, plus the final count."""
+def run_log_progress(context: AssetExecutionContext) -> Progress:
+    """Stage progress in the run's log at most every 2 s, plus the final count (and, through
+    the progress logger, the CLI's bars)."""
     last = {"t": 0.0}
 
     def report(stage: str, done: int, total: int) -> None:
@@ -22,7 +24,11 @@ def progress_to_log(context: AssetExecutionContext, engine: InferenceEngine) -> 
             last["t"] = now
             context.log.info(f"{stage}: {done}/{total} items ({100 * done // max(total, 1)}%)")
 
-    engine.progress = report
+    return report
+
+
+def progress_to_log(context: AssetExecutionContext, engine: InferenceEngine) -> InferenceEngine:
+    engine.progress = run_log_progress(context)
     return engine
 
 

@@ -55,12 +55,3 @@ class InferenceEngine:
         models = load_models(self.spec(stage))
         result: StageRun[OutT] = run_batched(stage, models, items, self.policy(stage), self.progress)
         return result
-
-    @classmethod
-    def embedded(cls) -> InferenceEngine:
-        return cls()
-
-    @classmethod
-    def uniform(cls, backend: str, device: str = "auto") -> InferenceEngine:
-        """Every stage on one backend family (handy for tests and benchmarks)."""
-        return cls(specs={s: ModelSpec(stage=s, backend=backend, device=device) for s in STAGES})
