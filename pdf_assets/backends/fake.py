@@ -7,6 +7,8 @@ one-replica and many-replica runs agree), and the hard cases are switchable by o
 - `oom_above=N`: `forward` raises `DeviceOutOfMemoryError` for batches larger than N
   (`oom_for_calls=K` limits that to the first K forward calls, to watch the batch grow back);
 - `fail_on=S`: `forward` raises `ValueError` when an item's id contains S;
+- `fail_post_on=S`: the same in `postprocess` (errors in the phase that overlaps the next
+  batch's forward);
 - `sleep_ms` / `sleep_item_ms`: simulated device time per batch / per item;
 - `memory_per_item`, `total_memory` (bytes): simulated peak memory and capacity, for
   memory budgets; a batch that would not fit `total_memory` raises out-of-memory;
@@ -79,6 +81,7 @@ class FakeModel(BatchModel[ItemT, list[ItemT], list[ItemT], OutT], Generic[ItemT
         oom_above: int | None = None,
         oom_for_calls: int | None = None,
         fail_on: str | None = None,
+        fail_post_on: str | None = None,
         sleep_ms: int = 0,
         sleep_item_ms: int = 0,
         memory_per_item: int = 0,
@@ -90,6 +93,7 @@ class FakeModel(BatchModel[ItemT, list[ItemT], list[ItemT], OutT], Generic[ItemT
         self.oom_above = oom_above
         self.oom_for_calls = oom_for_calls
         self.fail_on = fail_on
+        self.fail_post_on = fail_post_on
         self.sleep_ms = sleep_ms
         self.sleep_item_ms = sleep_item_ms
         self.memory_per_item = memory_per_item
@@ -142,6 +146,10 @@ class FakeModel(BatchModel[ItemT, list[ItemT], list[ItemT], OutT], Generic[ItemT
             self._peak = max(self._peak, need)
 
     def postprocess(self, raw: list[ItemT], items: Sequence[ItemT]) -> list[OutT]:
+        if self.fail_post_on is not None:
+            bad = [item_id(item) for item in raw if self.fail_post_on in item_id(item)]
+            if bad:
+                raise ValueError(f"{self.name} cannot decode the output for {bad[0]}")
         return [self.compute(item) for item in raw]
 
     def free_memory(self) -> None:
@@ -228,7 +236,7 @@ def devices_for(spec: ModelSpec) -> list[str]:
 
 def load(spec: ModelSpec, device: str) -> StageFake:
     """The stage's fake on `device`, configured from `spec.options`."""
-    spec.reject_unknown_options((*_INT_OPTIONS, "fail_on", "systemic", "replicas"))
+    spec.reject_unknown_options((*_INT_OPTIONS, "fail_on", "fail_post_on", "systemic", "replicas"))
     if spec.option("systemic") == "1":
         raise ModelLoadError(f"fake {spec.stage} model on {device} is configured to fail loading (systemic=1)")
     ints = {key: spec.optional_int(key) for key in _INT_OPTIONS}
@@ -238,6 +246,7 @@ def load(spec: ModelSpec, device: str) -> StageFake:
         oom_above=ints["oom_above"],
         oom_for_calls=ints["oom_for_calls"],
         fail_on=spec.option("fail_on"),
+        fail_post_on=spec.option("fail_post_on"),
         sleep_ms=ints["sleep_ms"] or 0,
         sleep_item_ms=ints["sleep_item_ms"] or 0,
         memory_per_item=ints["memory_per_item"] or 0,

@@ -7,8 +7,10 @@ model on its GPU; the batch runner drives it through the usual three phases:
 
 - `preprocess(items)` sends the items and returns a ticket at once; the worker preprocesses
   on its own threads while the device runs the previous batch (the runner's prefetch);
-- `forward(ticket)` asks the worker to run forward + postprocess and waits for the outputs;
-- `postprocess` hands them through.
+- `forward(ticket)` asks the worker to run the batch and returns once the device work is
+  done (so out-of-memory errors surface where the runner expects them); the worker then
+  postprocesses on its own thread while it already runs the next batch's forward;
+- `postprocess` waits for those outputs.
 
 Errors come back by kind, so the runner's out-of-memory halving and failure bisection work
 unchanged; a worker that dies is a systemic error.
@@ -20,6 +22,7 @@ import itertools
 import multiprocessing
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +40,8 @@ AnyModel = BatchModel[object, object, object, object]
 
 #: preprocessed batches a worker keeps for tickets it has not been asked to run yet
 MAX_PENDING = 8
+#: what a worker times per batch (seconds, summed), and the batch count
+_PHASES = ("preprocess", "hand_off", "wait_preprocess", "forward", "postprocess", "batches")
 
 
 class WorkerItemError(RuntimeError):
@@ -58,7 +63,7 @@ def item_cost(item: object) -> float:
     return 0.0
 
 
-class ProcessReplica(BatchModel[ItemT, int, list[OutT], OutT], Generic[ItemT, OutT]):
+class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[ItemT, OutT]):
     """Client side of one worker process holding one model replica."""
 
     def __init__(self, factory: Callable[[], AnyModel], cpu_threads: int | None = None, timeout_s: float = 600.0) -> None:
@@ -99,7 +104,9 @@ class ProcessReplica(BatchModel[ItemT, int, list[OutT], OutT], Generic[ItemT, Ou
         future: Future[_Reply] = Future()
         self._waiting[ticket] = future
         self._send((verb, ticket, payload))
-        reply = future.result(timeout=self._timeout)
+        return self._unwrap(future.result(timeout=self._timeout))
+
+    def _unwrap(self, reply: _Reply) -> object:
         if reply.ok:
             return reply.value
         kind, message = reply.value  # type: ignore[misc]
@@ -122,19 +129,33 @@ class ProcessReplica(BatchModel[ItemT, int, list[OutT], OutT], Generic[ItemT, Ou
         self._send(("pre", ticket, list(items)))
         return ticket
 
-    def forward(self, batch: int) -> list[OutT]:
+    def forward(self, batch: int) -> Future[_Reply]:
         items = self._items.pop(batch, [])
-        outputs: list[OutT] = self._call("run", (batch, items))  # type: ignore[assignment]
+        outputs_ticket = next(self._tickets)
+        outputs: Future[_Reply] = Future()
+        self._waiting[outputs_ticket] = outputs
+        try:
+            self._call("run", (batch, items, outputs_ticket))
+        except BaseException:
+            self._waiting.pop(outputs_ticket, None)
+            raise
         return outputs
 
-    def postprocess(self, raw: list[OutT], items: Sequence[ItemT]) -> list[OutT]:
-        return raw
+    def postprocess(self, raw: Future[_Reply], items: Sequence[ItemT]) -> list[OutT]:
+        outputs: list[OutT] = self._unwrap(raw.result(timeout=self._timeout))  # type: ignore[assignment]
+        return outputs
 
     def cost(self, item: ItemT) -> float:
         return item_cost(item)
 
     def free_memory(self) -> None:
         self._call("free")
+
+    def worker_timings(self) -> dict[str, float]:
+        """Seconds the worker spent per phase since the last call (and resets them): `hand_off`
+        is the gap between finishing one forward and being asked for the next; `postprocess`
+        runs on its own thread, overlapping the next forward."""
+        return dict(self._call("timings"))  # type: ignore[call-overload]
 
     def reset_peak_memory(self) -> None:
         self._call("reset_peak")
@@ -160,26 +181,70 @@ def _error(model: AnyModel, exc: BaseException) -> _Reply:
 
 
 class _Worker:
-    """Server side: the model, a preprocessing pool and the batches it has prepared."""
+    """Server side: the model, a preprocessing pool, the batches it has prepared, and a
+    postprocessing thread that sends each batch's outputs when they are ready."""
 
-    def __init__(self, model: AnyModel) -> None:
+    def __init__(self, model: AnyModel, send: Callable[[int, _Reply], None]) -> None:
         self.model = model
+        self.send = send
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="replica-pre")
+        self.post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replica-post")
         self.pending: OrderedDict[int, Future[object]] = OrderedDict()
+        self.timings = dict.fromkeys(_PHASES, 0.0)
+        self._timing_lock = threading.Lock()  # pool and post threads add to `timings` too
+        self._forwarded: float | None = None  # when the last forward finished
 
     def prepare(self, ticket: int, items: list[object]) -> None:
-        self.pending[ticket] = self.pool.submit(self.model.preprocess, items)
+        self.pending[ticket] = self.pool.submit(self._preprocess, items)
         while len(self.pending) > MAX_PENDING:  # a ticket the runner dropped after an OOM
             self.pending.popitem(last=False)
 
-    def run(self, ticket: int, items: list[object]) -> _Reply:
+    def run(self, ticket: int, items: list[object], outputs_ticket: int) -> _Reply:
+        """Forward one batch; its postprocess goes to the post thread, which replies on
+        `outputs_ticket`. The returned reply only says whether the forward went through."""
+        started = time.perf_counter()
+        if self._forwarded is not None:
+            self._add("hand_off", started - self._forwarded)
         try:
             future = self.pending.pop(ticket, None)
             batch = future.result() if future is not None else self.model.preprocess(items)
-            outputs = self.model.postprocess(self.model.forward(batch), items)
+            ready = time.perf_counter()
+            raw = self.model.forward(batch)
         except Exception as exc:  # noqa: BLE001 - classified and re-raised in the client
             return _error(self.model, exc)
-        return _Reply(True, outputs)
+        finally:
+            self._forwarded = time.perf_counter()
+        self._add("wait_preprocess", ready - started)
+        self._add("forward", self._forwarded - ready)
+        self._add("batches", 1)
+        self.post.submit(self._postprocess, raw, items, outputs_ticket)
+        return _Reply(True, None)
+
+    def _preprocess(self, items: list[object]) -> object:
+        started = time.perf_counter()
+        try:
+            return self.model.preprocess(items)
+        finally:
+            self._add("preprocess", time.perf_counter() - started)  # summed over pool threads
+
+    def _postprocess(self, raw: object, items: list[object], outputs_ticket: int) -> None:
+        started = time.perf_counter()
+        try:
+            reply = _Reply(True, self.model.postprocess(raw, items))
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised in the client
+            reply = _error(self.model, exc)
+        self._add("postprocess", time.perf_counter() - started)
+        self.send(outputs_ticket, reply)
+
+    def _add(self, phase: str, seconds: float) -> None:
+        with self._timing_lock:
+            self.timings[phase] += seconds
+
+    def take_timings(self) -> dict[str, float]:
+        with self._timing_lock:
+            taken, self.timings = self.timings, dict.fromkeys(_PHASES, 0.0)
+        self._forwarded = None
+        return taken
 
     def control(self, verb: str) -> _Reply:
         calls: dict[str, Callable[[], object]] = {
@@ -187,6 +252,7 @@ class _Worker:
             "reset_peak": self.model.reset_peak_memory,
             "peak": self.model.peak_memory_bytes,
             "total": getattr(self.model, "total_memory_bytes", lambda: 0),
+            "timings": self.take_timings,
         }
         return _Reply(True, calls[verb]())
 
@@ -206,8 +272,14 @@ def replica_cpu_threads(replicas: int) -> int:
 def _serve(conn: Connection, factory: Callable[[], AnyModel], cpu_threads: int | None = None) -> None:
     """Worker main loop (runs in the spawned process)."""
     _limit_threads(cpu_threads)
+    lock = threading.Lock()  # the post thread replies too
+
+    def send(ticket: int, reply: _Reply) -> None:
+        with lock:
+            conn.send((ticket, reply))
+
     try:
-        worker = _Worker(factory())
+        worker = _Worker(factory(), send)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as a load failure
         conn.send(_Reply(False, f"{type(exc).__name__}: {exc}"))
         return
@@ -222,5 +294,4 @@ def _serve(conn: Connection, factory: Callable[[], AnyModel], cpu_threads: int |
         if verb == "pre":
             worker.prepare(ticket, payload)
             continue
-        reply = worker.run(*payload) if verb == "run" else worker.control(verb)
-        conn.send((ticket, reply))
+        send(ticket, worker.run(*payload) if verb == "run" else worker.control(verb))

@@ -7,7 +7,8 @@ through one or more model replicas in batches, returning results in the original
   sizes (less padding) and the most memory-hungry batch runs first: an out-of-memory error
   or a memory-budget probe meets the worst case early instead of at the end of a long run;
 - the CPU `preprocess` of the next `policy.prefetch` batches runs on worker threads while
-  the device runs `forward` + `postprocess` of the current one;
+  the device runs `forward` of the current one, and the `postprocess` of each batch runs on
+  one more thread while the next batch's `forward` keeps the device busy;
 - an out-of-memory error frees device memory, halves the batch and retries the same items,
   growing back after `policy.grow_after` clean batches, so results equal an OOM-free run;
 - any other item-level error is isolated by bisecting the batch; only the failing items are
@@ -15,7 +16,8 @@ through one or more model replicas in batches, returning results in the original
 - with several replicas (one per GPU) each runs in its own thread, pulling batches from one
   shared queue, with its own OOM and memory-budget state.
 
-Backends must keep `preprocess` thread-safe: it runs on pool threads, several at a time.
+Backends must keep `preprocess` thread-safe (it runs on pool threads, several at a time)
+and `postprocess` independent of what `forward` mutates (they overlap).
 """
 
 from __future__ import annotations
@@ -142,25 +144,35 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         self.oom_retries = 0
         self.peak = 0
         self.forwards = 0
+        self.items_done = 0
+        self.waited = 0.0  # seconds the device sat waiting for a batch's preprocessing
+        self.busy = 0.0  # seconds in forward
         self._pipeline: deque[tuple[list[int], Future[BatchT]]] = deque()
+        # The batch whose postprocess runs while the next forward does: (items, outputs, start).
+        self._posting: tuple[list[int], Future[list[tuple[int, OutT]]], float] | None = None
+        self._post_pool: ThreadPoolExecutor | None = None
 
     def run(self) -> None:
         """Pull batches until the shared work is gone; stop everyone on a systemic error."""
         pool = ThreadPoolExecutor(max(1, self.policy.prefetch), thread_name_prefix=f"{self.shared.stage}-pre")
+        self._post_pool = ThreadPoolExecutor(1, thread_name_prefix=f"{self.shared.stage}-post")
         try:
             self.model.reset_peak_memory()
             while True:
                 self._fill(pool)
-                if not self._pipeline:
+                if self._pipeline:
+                    self._run_batch(*self._pipeline.popleft())
+                elif self._posting is not None:
+                    self._settle()  # may hand items back to the queue
+                else:
                     return
-                idx, batch = self._pipeline.popleft()
-                self._run_batch(idx, batch)
         except BaseException:
             self.shared.halt()
             raise
         finally:
             self._drop_pipeline()
             pool.shutdown(wait=True, cancel_futures=True)
+            self._post_pool.shutdown(wait=True)
 
     def _fill(self, pool: ThreadPoolExecutor) -> None:
         """Keep the current batch plus `prefetch` more queued for (or in) preprocessing.
@@ -170,8 +182,9 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         """
         depth = 1 if self.budget.pending else self.policy.prefetch + 1
         while len(self._pipeline) < depth:
-            # Only a replica with nothing queued waits for items others may hand back.
-            idx = self.shared.take(self.size, wait=not self._pipeline)
+            # Only a replica with nothing queued or posting waits for items others may hand
+            # back (its own unsettled batch counts as held: waiting for it would deadlock).
+            idx = self.shared.take(self.size, wait=not self._pipeline and self._posting is None)
             if not idx:
                 return
             chunk = [self.shared.items[i] for i in idx]
@@ -187,36 +200,66 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         return pending
 
     def _run_batch(self, idx: list[int], batch: Future[BatchT]) -> None:
+        """Forward one batch, then settle the previous one's postprocess and start this one's."""
         started = time.perf_counter()
         try:
-            pairs = self._forward(idx, batch.result())
+            ready = batch.result()
+            self.waited += time.perf_counter() - started
+            raw = self._device(idx, ready)
         except SystemicError:
             raise
         except Exception as exc:  # noqa: BLE001 - OOM is retried, anything else bisected
-            if self.model.is_out_of_memory(exc):
-                self._shrink(idx, exc)
-            else:
-                self._isolate(idx, exc)
+            self._settle()
+            self._failed(idx, exc)
+            return
+        self._settle()
+        assert self._post_pool is not None
+        self._posting = (idx, self._post_pool.submit(self._post, idx, raw), started)
+
+    def _settle(self) -> None:
+        """Wait for the batch being postprocessed and record it (or handle its error)."""
+        if self._posting is None:
+            return
+        idx, future, started = self._posting
+        self._posting = None
+        try:
+            pairs = future.result()
+        except SystemicError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as for forward errors
+            self._failed(idx, exc)
             return
         self._succeeded(idx, pairs, started)
 
-    def _forward(self, idx: list[int], batch: BatchT) -> list[tuple[int, OutT]]:
-        """Device work and postprocess of one preprocessed batch, contract-checked."""
+    def _failed(self, idx: list[int], exc: Exception) -> None:
+        if self.model.is_out_of_memory(exc):
+            self._shrink(idx, exc)
+        else:
+            self._isolate(idx, exc)
+
+    def _device(self, idx: list[int], batch: BatchT) -> RawT:
+        """The device work of one preprocessed batch; probes the memory budget if pending."""
+        started = time.perf_counter()
         measuring = self.budget.pending
         baseline = 0
         if measuring:
             self.model.reset_peak_memory()
             baseline = self.model.peak_memory_bytes()
         raw = self.model.forward(batch)
-        outputs = self.model.postprocess(raw, [self.shared.items[i] for i in idx])
-        pairs = list(zip(idx, outputs, strict=True))
         self.forwards += 1
+        self.items_done += len(idx)
+        self.busy += time.perf_counter() - started
         peak = self.model.peak_memory_bytes()
         self.peak = max(self.peak, peak)
         if measuring and self.budget.measure(len(idx), baseline, peak) is not None:
             self.target = self.budget.fitted or self.target
             self.size = self.target
-        return pairs
+        return raw
+
+    def _post(self, idx: list[int], raw: RawT) -> list[tuple[int, OutT]]:
+        """Postprocess one batch (on the post thread), contract-checked."""
+        outputs = self.model.postprocess(raw, [self.shared.items[i] for i in idx])
+        return list(zip(idx, outputs, strict=True))
 
     def _succeeded(self, idx: list[int], pairs: list[tuple[int, OutT]], started: float) -> None:
         self.shared.record(pairs, {}, len(idx))
@@ -270,7 +313,7 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         started = time.perf_counter()
         try:
             batch = self.model.preprocess([self.shared.items[i] for i in idx])
-            pairs = self._forward(idx, batch)
+            pairs = self._post(idx, self._device(idx, batch))
         except SystemicError:
             raise
         except Exception as exc:  # noqa: BLE001 - bisected further, recorded per item
@@ -304,6 +347,7 @@ def run_batched(
     shared: _Shared[ItemT, OutT] = _Shared(stage, items, order, progress)
     replicas = [_Replica(model, shared, policy) for model in models]
     _run_replicas(stage, replicas)
+    _log_replicas(stage, replicas)
     metrics = StageMetrics(
         stage=stage,
         backend=backend,
@@ -334,9 +378,19 @@ def _run_replicas(stage: str, replicas: Sequence[_Replica[ItemT, BatchT, RawT, O
         exc = future.exception()
         if exc is not None:
             raise exc
+
+
+def _log_replicas(stage: str, replicas: Sequence[_Replica[ItemT, BatchT, RawT, OutT]]) -> None:
+    """Where the time went per device: a large `waited` means preprocessing, not the device,
+    is the bottleneck (raise `prefetch` or give the stage more CPU)."""
     for replica in replicas:
         if replica.forwards == 0:
             logger.info("%s: replica on %s got no work (fewer batches than replicas)", stage, replica.model.device)
+            continue
+        logger.info(
+            "%s on %s: %d batches, %d items, %.2fs in forward, %.2fs waiting for preprocessing", stage,
+            replica.model.device, replica.forwards, replica.items_done, replica.busy, replica.waited,
+        )
 
 
 def _log_summary(metrics: StageMetrics) -> None:

@@ -126,6 +126,16 @@ def test_poisoned_item_is_isolated_and_recorded() -> None:
     assert [(f.item, f.stage) for f in failures] == [("item-17", "s")]
 
 
+def test_postprocess_error_is_isolated_while_the_next_batch_runs() -> None:
+    items = [f"item-{i:02d}" for i in range(40)]
+    model: FakeModel[str, str] = FakeModel(fail_post_on="item-23")
+    run = run_batched("s", [model], items, BatchPolicy(batch_size=8, sort_by_cost=False))
+
+    assert run.failures == {23: "ValueError: fake cannot decode the output for item-23"}
+    good = expected(model, items)
+    assert [o for i, o in enumerate(run.outputs) if i != 23] == [o for i, o in enumerate(good) if i != 23]
+
+
 def test_preprocess_error_is_isolated_too() -> None:
     class BadDecode(FakeModel[str, str]):
         def preprocess(self, items: Sequence[str]) -> list[str]:
@@ -323,3 +333,31 @@ def test_no_budget_without_memory_numbers() -> None:
     model: FakeModel[int, str] = FakeModel()  # reports no peak and no total memory
     run = run_batched("s", [model], list(range(40)), BatchPolicy(batch_size=8, max_memory_fraction=0.5))
     assert run.metrics.batch_sizes == [8] * 5
+
+
+class PostOverlapProbe(FakeModel[int, str]):
+    """Batch 0's postprocess waits (bounded) for batch 1's forward to start, and notes whether it did."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second_forward = threading.Event()
+        self.overlapped: bool | None = None
+
+    def forward(self, batch: list[int]) -> list[int]:
+        if batch[0] == 4:
+            self._second_forward.set()
+        return super().forward(batch)
+
+    def postprocess(self, raw: list[int], items: Sequence[int]) -> list[str]:
+        if raw[0] == 0:
+            self.overlapped = self._second_forward.wait(10.0)
+        return super().postprocess(raw, items)
+
+
+def test_postprocess_runs_while_the_next_forward_does() -> None:
+    model = PostOverlapProbe()
+    items = list(range(12))
+    run = run_batched("s", [model], items, BatchPolicy(batch_size=4, sort_by_cost=False))
+
+    assert run.outputs == expected(model, items)
+    assert model.overlapped is True

@@ -53,6 +53,22 @@ def test_a_poisoned_item_in_a_worker_is_isolated(replicas: list[ProcessReplica[s
     assert all(out == expected[i] for i, out in enumerate(run.outputs) if i not in run.failures)
 
 
+@pytest.mark.parametrize("replicas", [{"fail_post_on": "item-029"}], indirect=True)
+def test_a_postprocess_error_in_a_worker_is_isolated(replicas: list[ProcessReplica[str, object]]) -> None:
+    run = run_batched("ocr", replicas, ITEMS, BatchPolicy(batch_size=8))
+    assert run.failures == {29: "WorkerItemError: ValueError: fake cannot decode the output for item-029"}
+    expected = _reference()
+    assert all(out == expected[i] for i, out in enumerate(run.outputs) if i != 29)
+
+
+def test_worker_timings_account_for_each_batch(replicas: list[ProcessReplica[str, object]]) -> None:
+    run_batched("ocr", replicas, ITEMS, BatchPolicy(batch_size=4))
+    timings = [replica.worker_timings() for replica in replicas]
+    assert sum(t["batches"] for t in timings) == len(ITEMS) // 4
+    assert all(t["forward"] >= 0 and t["postprocess"] >= 0 for t in timings)
+    assert [replica.worker_timings()["batches"] for replica in replicas] == [0, 0]  # taken means reset
+
+
 def test_a_replica_that_cannot_load_is_a_systemic_error() -> None:
     with pytest.raises(SystemicError, match="failed to load"):
         spec = ModelSpec(stage="ocr", backend="fake", options=(("systemic", "1"),))
