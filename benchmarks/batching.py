@@ -170,7 +170,7 @@ def build_models(args: argparse.Namespace, stage: str, device: str, oom_demo: bo
         from pdf_assets.backends.hf.reference import build_reference_model
 
         devices = resolve_devices(device)
-        if len(devices) > 1:
+        if len(devices) > 1 or args.process_replicas:
             from pdf_assets.backends.process_replica import ProcessReplica, replica_cpu_threads
 
             threads = replica_cpu_threads(len(devices))
@@ -210,16 +210,20 @@ def bench_stage(args: argparse.Namespace, stage: str, device: str, items: list[I
     run_batched(stage, models, warm, BatchPolicy(batch_size=1))
     # Two full batches per replica: each GPU autotunes its kernels before the timed runs.
     run_batched(stage, models, items[: max(1, min(2 * batch * len(models), len(items)))], BatchPolicy(batch_size=batch))
-    single = timed(stage, models, items, 1, args.prefetch)
+    single = timed(stage, models, items, 1, args.prefetch) if args.page_by_page else None
+    worker_timings(models)  # reset: report the batched run's alone
     batched = timed(stage, models, items, batch, args.prefetch)
+    report_worker_timings(stage, models)
     m = batched.metrics
+    base = single.metrics.items_per_s if single is not None else 0.0
     rows: list[dict[str, object]] = [{
         "kind": "throughput", "stage": stage, "backend": m.backend, "device": m.device, "items": len(items),
-        "batch": batch, "page_by_page_items_s": round(single.metrics.items_per_s, 2),
+        "batch": batch, "page_by_page_items_s": round(base, 2),
         "batched_items_s": round(m.items_per_s, 2),
-        "speedup": round(m.items_per_s / single.metrics.items_per_s, 2) if single.metrics.items_per_s else 0.0,
+        "speedup": round(m.items_per_s / base, 2) if base else 0.0,
         "batches": m.batches, "oom_retries": m.oom_retries, "failures": m.failures,
-        "peak_mib": round(m.peak_memory_bytes / 2**20, 1), "same_outputs": single.outputs == batched.outputs,
+        "peak_mib": round(m.peak_memory_bytes / 2**20, 1),
+        "same_outputs": single.outputs == batched.outputs if single is not None else "-",
     }]  # fmt: skip
     if args.oom_demo:
         rows.append(oom_demo(args, stage, device, models, items, batched))
@@ -227,6 +231,18 @@ def bench_stage(args: argparse.Namespace, stage: str, device: str, items: list[I
         getattr(model, "close", lambda: None)()  # replica worker processes
     release_models()
     return rows
+
+
+def worker_timings(models: list[Model]) -> list[dict[str, float]]:
+    """Per-phase seconds of each replica worker process since the last call (none in-process)."""
+    return [model.worker_timings() for model in models if hasattr(model, "worker_timings")]
+
+
+def report_worker_timings(stage: str, models: list[Model]) -> None:
+    """Where each worker's time went in the batched run: hand-off, waiting, device work."""
+    for model, timings in zip(models, worker_timings(models), strict=False):
+        phases = ", ".join(f"{k} {v:.3f}" for k, v in timings.items())
+        print(f"worker {stage} on {model.device}: {phases}", file=sys.stderr)
 
 
 def oom_demo(
@@ -275,6 +291,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--prefetch", type=int, default=2, help="batches preprocessed ahead (default %(default)s)")
     p.add_argument("--warmup", type=int, default=4, help="warm-up items at batch 1 (default %(default)s)")
     p.add_argument("--scanned", action="store_true", help="pages without a text layer (image path)")
+    p.add_argument("--no-page-by-page", dest="page_by_page", action="store_false",
+                   help="skip the batch-1 run (scaling studies across devices)")
+    p.add_argument("--process-replicas", action="store_true",
+                   help="--reference: run even a single device in a worker process, as cuda:all does")
     p.add_argument("--oom-demo", action="store_true", help="also run with a batch far too large")
     p.add_argument("--oom-batch-size", default=DEFAULT_OOM_BATCH, help="per stage (default %(default)s)")
     p.add_argument("--oom-items", type=int, default=None, help="items for the OOM demo (default --items)")

@@ -42,6 +42,7 @@ class DetectionBatch:
     pixel_mask: torch.Tensor | None
     sizes: list[tuple[int, int]]  # (height, width) of each input image, for rescaling boxes
     images: list[torch.Tensor] | None = None  # uint8 CHW pages, resized/normalised on the device
+    ready: torch.cuda.Event | None = None  # set when `pixel_values` were prepared on the upload stream
 
 
 @dataclass
@@ -78,6 +79,12 @@ class Detector:
         # Fast (torchvision) processors resize and normalise on the device: on a GPU that
         # removes the CPU bottleneck that otherwise caps batched throughput.
         self.device_preprocess = device.startswith("cuda") and _is_fast(processor)
+        # With upload-ahead, the preprocessing thread copies the next batch to the GPU and runs
+        # the image processor there on a side stream while the model computes the current one:
+        # the host-to-device copy (~6 MB a page) and the processor's per-image launches leave
+        # the forward's critical path. It costs `prefetch` batches of GPU memory.
+        upload_ahead = os.environ.get("PDF_ASSETS_UPLOAD_AHEAD", "1") != "0"
+        self.upload_stream = torch.cuda.Stream(device) if self.device_preprocess and upload_ahead else None
 
     def encode_paths(self, paths: Sequence[str]) -> DetectionBatch:
         """Decode a batch of stored images and prepare it for the model.
@@ -91,7 +98,8 @@ class Detector:
         if self.device_preprocess:
             arrays = read_rgb_arrays(paths)
             tensors = [torch.from_numpy(a).permute(2, 0, 1) for a in arrays]
-            return DetectionBatch(None, None, [(a.shape[0], a.shape[1]) for a in arrays], tensors)
+            batch = DetectionBatch(None, None, [(a.shape[0], a.shape[1]) for a in arrays], tensors)
+            return self._upload_ahead(batch) if self.upload_stream is not None else batch
         images = open_all(paths)
         encoded = self.processor(images=images, return_tensors="pt")
         pixel_values = encoded["pixel_values"]
@@ -109,6 +117,29 @@ class Detector:
         encoded = self.processor(images=images, device=self.device, return_tensors="pt")  # type: ignore[call-arg]
         return DetectionBatch(encoded["pixel_values"], encoded.get("pixel_mask"), batch.sizes)
 
+    def _upload_ahead(self, batch: DetectionBatch) -> DetectionBatch:
+        """Copy and preprocess a batch on the upload stream; `detect` waits for its event."""
+        assert self.upload_stream is not None
+        with torch.cuda.device(self.device), torch.cuda.stream(self.upload_stream):
+            staged = self._on_device(batch)
+            assert staged.pixel_values is not None
+            pixel_values = staged.pixel_values.to(dtype=self.dtype).contiguous(memory_format=torch.channels_last)
+            ready = torch.cuda.Event()
+            ready.record(self.upload_stream)
+        return DetectionBatch(pixel_values, staged.pixel_mask, batch.sizes, None, ready)
+
+    def _adopt(self, batch: DetectionBatch) -> None:
+        """Make the compute stream wait for an uploaded batch and own its memory: without
+        `record_stream` the allocator could hand those blocks to the next upload while the
+        model still reads them."""
+        if batch.ready is None:
+            return
+        stream = torch.cuda.current_stream(self.device)
+        stream.wait_event(batch.ready)
+        for tensor in (batch.pixel_values, batch.pixel_mask):
+            if tensor is not None:
+                tensor.record_stream(stream)
+
     def detect(self, batch: DetectionBatch) -> DetectionRaw:
         if self.device.startswith("cuda"):
             # Replica threads each drive their own GPU: make it the current device so no
@@ -118,6 +149,7 @@ class Detector:
         return self._detect(batch)
 
     def _detect(self, batch: DetectionBatch) -> DetectionRaw:
+        self._adopt(batch)
         batch = self._on_device(batch)
         assert batch.pixel_values is not None
         inputs: dict[str, torch.Tensor] = {
