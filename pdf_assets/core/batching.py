@@ -23,10 +23,9 @@ and `postprocess` independent of what `forward` mutates (they overlap).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Generic
@@ -36,12 +35,9 @@ from pdf_assets.core.errors import SystemicError
 from pdf_assets.core.memory_budget import MemoryBudget
 from pdf_assets.core.model import BatchModel, BatchT, ItemT, OutT, RawT
 from pdf_assets.core.types import ItemFailure, StageMetrics
+from pdf_assets.core.work_queue import Progress, WorkQueue
 
 logger = logging.getLogger(__name__)
-
-#: progress callback: (stage, items done, items total)
-Progress = Callable[[str, int, int], None]
-
 
 @dataclass
 class StageRun(Generic[OutT]):
@@ -60,77 +56,11 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class _Shared(Generic[ItemT, OutT]):
-    """What every replica worker shares: the sorted work queue, the results and progress.
-
-    One condition guards all of it. Items handed back after an out-of-memory error go to
-    the front of the queue, where any replica may pick them up; so a replica with nothing
-    to do waits while others still hold items, and leaves only when every item is
-    recorded. Progress is reported under the lock so counts reach the callback in
-    increasing order even with several replicas.
-    """
-
-    def __init__(self, stage: str, items: Sequence[ItemT], order: list[int], progress: Progress | None) -> None:
-        self.stage = stage
-        self.items = items
-        self.outputs: list[OutT | None] = [None] * len(items)
-        self.failures: dict[int, str] = {}
-        self.batch_sizes: list[int] = []
-        self._queue: deque[int] = deque(order)
-        self._in_flight = 0  # taken by a replica, neither recorded nor handed back yet
-        self._done = 0
-        self._stopped = False
-        self._progress = progress
-        self._cond = threading.Condition()
-
-    def take(self, n: int, wait: bool) -> list[int]:
-        """Up to `n` next item indices in cost order; [] when the work is gone or stopped.
-
-        With `wait`, an empty queue blocks while other replicas hold items they may hand back.
-        """
-        with self._cond:
-            while wait and not self._queue and self._in_flight and not self._stopped:
-                self._cond.wait()
-            if self._stopped:
-                return []
-            idx = [self._queue.popleft() for _ in range(min(n, len(self._queue)))]
-            self._in_flight += len(idx)
-            return idx
-
-    def give_back(self, idx: Sequence[int]) -> None:
-        """Return items to the front of the queue, keeping their order."""
-        with self._cond:
-            self._queue.extendleft(reversed(idx))
-            self._in_flight -= len(idx)
-            self._cond.notify_all()
-
-    def halt(self) -> None:
-        """A replica hit a systemic error: every replica stops taking work."""
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-
-    def record(self, pairs: Sequence[tuple[int, OutT]], failed: dict[int, str], ran: int | None) -> None:
-        """Store one finished batch (`ran` = size of a successful forward, None if none ran)."""
-        with self._cond:
-            for i, out in pairs:
-                self.outputs[i] = out
-            self.failures.update(failed)
-            if ran is not None:
-                self.batch_sizes.append(ran)
-            finished = len(pairs) + len(failed)
-            self._done += finished
-            self._in_flight -= finished
-            if self._progress is not None:
-                self._progress(self.stage, self._done, len(self.items))
-            self._cond.notify_all()
-
-
 class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
     """One model replica's worker: its prefetch pipeline, OOM state and memory budget."""
 
     def __init__(
-        self, model: BatchModel[ItemT, BatchT, RawT, OutT], shared: _Shared[ItemT, OutT], policy: BatchPolicy
+        self, model: BatchModel[ItemT, BatchT, RawT, OutT], shared: WorkQueue[ItemT, OutT], policy: BatchPolicy
     ) -> None:
         self.model = model
         self.shared = shared
@@ -184,7 +114,8 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         while len(self._pipeline) < depth:
             # Only a replica with nothing queued or posting waits for items others may hand
             # back (its own unsettled batch counts as held: waiting for it would deadlock).
-            idx = self.shared.take(self.size, wait=not self._pipeline and self._posting is None)
+            held = sum(len(queued) for queued, _ in self._pipeline)
+            idx = self.shared.take(self.size, wait=not self._pipeline and self._posting is None, held=held)
             if not idx:
                 return
             chunk = [self.shared.items[i] for i in idx]
@@ -344,7 +275,7 @@ def run_batched(
     order = list(range(len(items)))
     if policy.sort_by_cost:
         order.sort(key=lambda i: models[0].cost(items[i]), reverse=True)
-    shared: _Shared[ItemT, OutT] = _Shared(stage, items, order, progress)
+    shared: WorkQueue[ItemT, OutT] = WorkQueue(stage, items, order, progress, len(models))
     replicas = [_Replica(model, shared, policy) for model in models]
     _run_replicas(stage, replicas)
     _log_replicas(stage, replicas)

@@ -36,6 +36,8 @@ class BatchPolicy:
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.min_batch_size < 1:
             raise ConfigError("batch sizes must be >= 1")
+        if self.prefetch < 0:
+            raise ConfigError("prefetch must be >= 0")
         if self.min_batch_size > self.batch_size:
             raise ConfigError("min_batch_size must not exceed batch_size")
         if self.max_memory_fraction is not None and not 0 < self.max_memory_fraction <= 1:

@@ -30,6 +30,8 @@ class StageConfig(Config):
     batch_size: int | None = Field(default=None, description="items per batch (stage default if unset)")
     local_files_only: bool = Field(default=True, description="never reach a model hub at run time")
     max_memory_gib: float | None = Field(default=None, description="device memory budget for the stage")
+    max_memory_fraction: float | None = Field(default=None, description="or as a fraction of device memory")
+    prefetch: int = Field(default=2, description="batches prepared ahead while the device works")
     options: dict[str, str] = Field(default_factory=dict, description="backend-specific options")
 
     def to_spec(self, stage: str) -> ModelSpec:
@@ -45,7 +47,12 @@ class StageConfig(Config):
         )
 
     def to_policy(self, stage: str) -> BatchPolicy:
-        return BatchPolicy(batch_size=self.batch_size or DEFAULT_BATCH[stage], max_memory_gib=self.max_memory_gib)
+        return BatchPolicy(
+            batch_size=self.batch_size or DEFAULT_BATCH[stage],
+            prefetch=self.prefetch,
+            max_memory_gib=self.max_memory_gib,
+            max_memory_fraction=self.max_memory_fraction,
+        )
 
 
 class PdfAssetsResource(ConfigurableResource):

@@ -47,3 +47,14 @@ def test_dg_reads_the_project_from_pyproject() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     for name in ("process_pdf_folders", "inbox_sensor", "nightly_catch_up", "db_rows"):
         assert name in result.stdout
+
+
+def test_stage_config_carries_every_batching_knob_to_the_runner() -> None:
+    from pdf_assets.core.errors import ConfigError
+    from pdf_assets.defs.resources import StageConfig
+
+    policy = StageConfig(batch_size=48, prefetch=4, max_memory_fraction=0.5).to_policy("layout")
+    assert (policy.batch_size, policy.prefetch, policy.max_memory_fraction) == (48, 4, 0.5)
+    assert StageConfig().to_policy("ocr").prefetch == 2
+    with pytest.raises(ConfigError, match="prefetch"):
+        StageConfig(prefetch=-1).to_policy("ocr")

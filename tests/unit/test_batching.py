@@ -229,6 +229,16 @@ def test_two_replicas_share_the_work_and_keep_order() -> None:
     assert run.metrics.device == "fake:0,fake:1"
 
 
+def test_prefetch_leaves_a_short_stage_split_evenly() -> None:
+    # 6 batches, prefetch 3: the first replica to start must not queue 4 of them.
+    models: list[FakeModel[int, str]] = [FakeModel(device=f"fake:{i}", sleep_ms=30) for i in range(2)]
+    items = list(range(24))
+    run = run_batched("s", models, items, BatchPolicy(batch_size=4, prefetch=3, sort_by_cost=False))
+
+    assert run.outputs == expected(models[0], items)
+    assert [len(m.forward_batches) for m in models] == [3, 3]
+
+
 def test_each_replica_recovers_from_oom_on_its_own() -> None:
     items = shuffled(200)
     barrier = threading.Barrier(2)

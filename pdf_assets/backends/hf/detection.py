@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 from transformers import AutoImageProcessor, AutoModelForObjectDetection, PreTrainedModel
 
-from pdf_assets.backends.hf.loading import image_processor_backend, pretrained
+from pdf_assets.backends.hf.loading import image_processor_backend, is_fast_processor, pretrained
+from pdf_assets.backends.hf.staging import adopt, side_stream, to_device
 from pdf_assets.backends.torch_base import torch_dtype
 from pdf_assets.core.config import ModelSpec
 
@@ -78,13 +79,9 @@ class Detector:
         self.id2label = {int(k): str(v) for k, v in (model.config.id2label or {}).items()}
         # Fast (torchvision) processors resize and normalise on the device: on a GPU that
         # removes the CPU bottleneck that otherwise caps batched throughput.
-        self.device_preprocess = device.startswith("cuda") and _is_fast(processor)
-        # With upload-ahead, the preprocessing thread copies the next batch to the GPU and runs
-        # the image processor there on a side stream while the model computes the current one:
-        # the host-to-device copy (~6 MB a page) and the processor's per-image launches leave
-        # the forward's critical path. It costs `prefetch` batches of GPU memory.
-        upload_ahead = os.environ.get("PDF_ASSETS_UPLOAD_AHEAD", "1") != "0"
-        self.upload_stream = torch.cuda.Stream(device) if self.device_preprocess and upload_ahead else None
+        self.device_preprocess = device.startswith("cuda") and is_fast_processor(processor)
+        # Upload-ahead (see staging.py): the next batch is copied and processed on a side stream.
+        self.upload = side_stream(device, self.device_preprocess)
 
     def encode_paths(self, paths: Sequence[str]) -> DetectionBatch:
         """Decode a batch of stored images and prepare it for the model.
@@ -95,11 +92,12 @@ class Detector:
         predict boxes relative to the unpadded image, so padding pages of different sizes
         into one batch is safe; the runner's cost sort keeps that padding small anyway.
         """
+        if self.upload is not None:
+            return self._upload_ahead(read_rgb_pinned(paths))
         if self.device_preprocess:
             arrays = read_rgb_arrays(paths)
             tensors = [torch.from_numpy(a).permute(2, 0, 1) for a in arrays]
-            batch = DetectionBatch(None, None, [(a.shape[0], a.shape[1]) for a in arrays], tensors)
-            return self._upload_ahead(batch) if self.upload_stream is not None else batch
+            return DetectionBatch(None, None, [(a.shape[0], a.shape[1]) for a in arrays], tensors)
         images = open_all(paths)
         encoded = self.processor(images=images, return_tensors="pt")
         pixel_values = encoded["pixel_values"]
@@ -117,28 +115,20 @@ class Detector:
         encoded = self.processor(images=images, device=self.device, return_tensors="pt")  # type: ignore[call-arg]
         return DetectionBatch(encoded["pixel_values"], encoded.get("pixel_mask"), batch.sizes)
 
-    def _upload_ahead(self, batch: DetectionBatch) -> DetectionBatch:
-        """Copy and preprocess a batch on the upload stream; `detect` waits for its event."""
-        assert self.upload_stream is not None
-        with torch.cuda.device(self.device), torch.cuda.stream(self.upload_stream):
-            staged = self._on_device(batch)
+    def _upload_ahead(self, pages: list[torch.Tensor]) -> DetectionBatch:
+        """Copy and preprocess pinned HWC pages on the side stream; `detect` waits for it."""
+        assert self.upload is not None
+        sizes = [(int(p.shape[0]), int(p.shape[1])) for p in pages]
+
+        def prepare() -> DetectionBatch:
+            staged = self._on_device(DetectionBatch(None, None, sizes, to_device(pages, self.device)))
             assert staged.pixel_values is not None
             pixel_values = staged.pixel_values.to(dtype=self.dtype).contiguous(memory_format=torch.channels_last)
-            ready = torch.cuda.Event()
-            ready.record(self.upload_stream)
-        return DetectionBatch(pixel_values, staged.pixel_mask, batch.sizes, None, ready)
+            return DetectionBatch(pixel_values, staged.pixel_mask, sizes)
 
-    def _adopt(self, batch: DetectionBatch) -> None:
-        """Make the compute stream wait for an uploaded batch and own its memory: without
-        `record_stream` the allocator could hand those blocks to the next upload while the
-        model still reads them."""
-        if batch.ready is None:
-            return
-        stream = torch.cuda.current_stream(self.device)
-        stream.wait_event(batch.ready)
-        for tensor in (batch.pixel_values, batch.pixel_mask):
-            if tensor is not None:
-                tensor.record_stream(stream)
+        batch, ready = self.upload.run(prepare)
+        batch.ready = ready
+        return batch
 
     def detect(self, batch: DetectionBatch) -> DetectionRaw:
         if self.device.startswith("cuda"):
@@ -149,7 +139,7 @@ class Detector:
         return self._detect(batch)
 
     def _detect(self, batch: DetectionBatch) -> DetectionRaw:
-        self._adopt(batch)
+        adopt(self.device, batch.ready, (batch.pixel_values, batch.pixel_mask))
         batch = self._on_device(batch)
         assert batch.pixel_values is not None
         inputs: dict[str, torch.Tensor] = {
@@ -217,20 +207,17 @@ def read_rgb_arrays(paths: Sequence[str]) -> list[np.ndarray]:
     return list(_DECODERS.map(_read_rgb_array, paths))
 
 
-def _is_fast(processor: object) -> bool:
-    """Whether the processor is torchvision-based (it then accepts `device=`); the base class
-    moved between transformers 5 releases, so both homes are checked."""
-    bases: list[type] = []
-    try:
-        from transformers.image_processing_backends import TorchvisionBackend
+def _read_rgb_pinned(path: str) -> torch.Tensor:
+    """Decode straight into page-locked memory: the colour conversion writes there, so the
+    page is copied once on the CPU and then by DMA."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        return torch.from_numpy(np.asarray(open_rgb(path))).pin_memory()
+    pinned = torch.empty(image.shape, dtype=torch.uint8, pin_memory=True)
+    cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=pinned.numpy())
+    return pinned
 
-        bases.append(TorchvisionBackend)
-    except ImportError:
-        pass
-    try:
-        from transformers.image_processing_utils_fast import BaseImageProcessorFast
 
-        bases.append(BaseImageProcessorFast)
-    except ImportError:
-        pass
-    return any(isinstance(processor, base) for base in bases)
+def read_rgb_pinned(paths: Sequence[str]) -> list[torch.Tensor]:
+    """HWC uint8 RGB pinned tensors of a batch of stored images, decoded in parallel, in order."""
+    return list(_DECODERS.map(_read_rgb_pinned, paths))

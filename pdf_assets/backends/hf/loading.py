@@ -115,3 +115,22 @@ def pretrained(loader: Callable[..., T], spec: ModelSpec, what: str, **kwargs: o
 def image_processor_backend() -> str:
     """Prefer the fast torchvision image processors; fall back to PIL without torchvision."""
     return "torchvision" if importlib.util.find_spec("torchvision") is not None else "pil"
+
+
+def is_fast_processor(processor: object) -> bool:
+    """Whether the processor is torchvision-based (it then accepts `device=`); the base class
+    moved between transformers 5 releases, so both homes are checked."""
+    bases: list[type] = []
+    try:
+        from transformers.image_processing_backends import TorchvisionBackend
+
+        bases.append(TorchvisionBackend)
+    except ImportError:
+        pass
+    try:
+        from transformers.image_processing_utils_fast import BaseImageProcessorFast
+
+        bases.append(BaseImageProcessorFast)
+    except ImportError:
+        pass
+    return any(isinstance(processor, base) for base in bases)
