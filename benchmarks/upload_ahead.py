@@ -1,8 +1,8 @@
 """Check that upload-ahead (GPU preprocessing on a side stream) leaves results unchanged.
 
-Runs layout, tables and OCR reference models on one GPU with upload-ahead on, then off, over
-the same synthetic items and prints whether the outputs are equal. For OCR "off" means the
-image processor runs on the CPU, so the pixel values are compared too (GPU and CPU resizing
+Runs the layout, tables, OCR and figures reference models on one GPU with upload-ahead on, then off, over
+the same synthetic items and prints whether the outputs are equal. For OCR and figures "off"
+means the image processor runs on the CPU, so the model inputs are compared too (GPU and CPU resizing
 round differently by about one grey level).
 
     python -m benchmarks.upload_ahead --device cuda:0
@@ -22,7 +22,9 @@ from pdf_assets.core.batching import run_batched
 from pdf_assets.core.config import BatchPolicy
 
 #: (stage, items, batch size)
-CASES = (("layout", 128, 64), ("tables", 64, 32), ("ocr", 512, 256))
+CASES = (("layout", 128, 64), ("tables", 64, 32), ("ocr", 512, 256), ("figures", 32, 16))
+#: the preprocessed tensor of the stages whose "off" runs the image processor on the CPU
+PIXELS = {"ocr": "pixel_values", "figures": "flattened_patches"}
 
 
 def check_stage(stage: str, n: int, batch: int, device: str, folder: Path) -> str:
@@ -35,11 +37,11 @@ def check_stage(stage: str, n: int, batch: int, device: str, folder: Path) -> st
     upload, owner.upload = owner.upload, None
     off = run_batched(stage, [model], items, policy)
     line = f"{stage}: upload-ahead {'on' if upload else 'n/a'}; outputs equal to off: {on.outputs == off.outputs}"
-    if stage == "ocr" and upload is not None:
+    if stage in PIXELS and upload is not None:
         owner.upload = upload
-        gpu = model.preprocess(items[:batch]).pixel_values
+        gpu = getattr(model.preprocess(items[:batch]), PIXELS[stage])
         owner.upload = None
-        cpu = model.preprocess(items[:batch]).pixel_values
+        cpu = getattr(model.preprocess(items[:batch]), PIXELS[stage])
         assert gpu is not None and cpu is not None
         diff = (gpu.float().cpu() - cpu.float()).abs()
         line += f"; pixel values GPU vs CPU processor: max abs diff {diff.max():.4f}, mean {diff.mean():.5f}"
