@@ -3,7 +3,9 @@
 A backend splits its work into three phases so the runner can overlap them:
 `preprocess` (CPU, may run on a worker thread while the device is busy), `forward`
 (the device; the only phase that may raise an out-of-memory error), and `postprocess`
-(CPU, back to plain dataclasses). One output per input, same order, `[]` for `[]`.
+(CPU, back to plain dataclasses; it runs on another thread while the next batch's
+`forward` does, so it must not touch state that `forward` mutates). One output per input,
+same order, `[]` for `[]`.
 Batch size belongs to the runner, never to the backend.
 """
 
