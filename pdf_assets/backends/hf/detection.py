@@ -86,9 +86,11 @@ class Detector:
     def encode_paths(self, paths: Sequence[str]) -> DetectionBatch:
         """Decode a batch of stored images and prepare it for the model.
 
-        With a fast processor on a GPU only decoding happens here (uint8 tensors); resizing,
-        normalising and padding run on the device in `detect`. Otherwise the processor runs
-        here on the CPU and the result is pinned for a non-blocking copy. DETR-style models
+        With a fast processor on a GPU only decoding happens on the CPU: with upload-ahead the
+        pages then go to the device and through the processor here, on the side stream;
+        without it resizing, normalising and padding run on the device in `detect`. Otherwise
+        the processor runs here on the CPU and the result is pinned for a non-blocking copy.
+        DETR-style models
         predict boxes relative to the unpadded image, so padding pages of different sizes
         into one batch is safe; the runner's cost sort keeps that padding small anyway.
         """
@@ -212,7 +214,7 @@ def _read_rgb_pinned(path: str) -> torch.Tensor:
     page is copied once on the CPU and then by DMA."""
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
-        return torch.from_numpy(np.asarray(open_rgb(path))).pin_memory()
+        return torch.from_numpy(np.array(open_rgb(path))).pin_memory()
     pinned = torch.empty(image.shape, dtype=torch.uint8, pin_memory=True)
     cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=pinned.numpy())
     return pinned
