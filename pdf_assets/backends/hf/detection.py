@@ -90,9 +90,8 @@ class Detector:
         pages then go to the device and through the processor here, on the side stream;
         without it resizing, normalising and padding run on the device in `detect`. Otherwise
         the processor runs here on the CPU and the result is pinned for a non-blocking copy.
-        DETR-style models
-        predict boxes relative to the unpadded image, so padding pages of different sizes
-        into one batch is safe; the runner's cost sort keeps that padding small anyway.
+        DETR-style models predict boxes relative to the unpadded image, so padding pages of
+        different sizes into one batch is safe; the runner's cost sort keeps that padding small.
         """
         if self.upload is not None:
             return self._upload_ahead(read_rgb_pinned(paths))
