@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PIL import Image
-
 from pdf_assets.core.types import (
-    Box,
     Crop,
     DetectedRegion,
     ItemFailure,
@@ -22,17 +17,13 @@ from pdf_assets.core.types import (
     RegionKind,
     kind_of_label,
 )
+from pdf_assets.stages.crops import crops_for_pages, page_name
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.manifests import CategorizedRegions, LayoutManifest, PagesManifest
 
 logger = logging.getLogger(__name__)
 
 MIN_REGION_AREA_PT2 = 4.0
-CROP_PADDING_PT = 2.0
-
-
-def page_name(page: PageRef) -> str:
-    return f"{Path(page.pdf_path).name}#p{page.page_no + 1}"
 
 
 def regions_for_page(page: PageRef, detected: Sequence[DetectedRegion]) -> list[Region]:
@@ -68,46 +59,11 @@ def detect_layouts(
     }
 
 
-def _crop_path(store: Path, region: Region) -> Path:
-    doc = region.key.doc_id
-    return store / doc[:2] / doc / f"{region.key.slug()}.png"
-
-
-def cut_crops(page: PageRef, regions: Sequence[Region], store: Path) -> list[Crop]:
-    """Cut every region of one page out of its stored image (the image is opened once)."""
-    crops: list[Crop] = []
-    with Image.open(page.image_path) as image:
-        image.load()
-        for region in regions:
-            box = Box(
-                region.box.x0 - CROP_PADDING_PT,
-                region.box.y0 - CROP_PADDING_PT,
-                region.box.x1 + CROP_PADDING_PT,
-                region.box.y1 + CROP_PADDING_PT,
-            ).clipped(page.width_pt, page.height_pt)
-            px = box.scaled(page.px_per_pt)
-            piece = image.crop((int(px.x0), int(px.y0), max(int(px.x1), int(px.x0) + 1), max(int(px.y1), int(px.y0) + 1)))
-            out = _crop_path(store, region)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            piece.save(out, compress_level=1)  # crops are scratch inputs: speed over size
-            crops.append(
-                Crop(region, page.pdf_path, str(out), page.px_per_pt, piece.width, piece.height, page.has_text_layer)
-            )
-    return crops
-
-
-def _cut_page(page: PageRef, regions: Sequence[Region], store: Path) -> list[Crop] | ItemFailure:
-    try:
-        return cut_crops(page, regions, store)
-    except OSError as exc:
-        return ItemFailure("categorize", page_name(page), f"{type(exc).__name__}: {exc}", page.partition)
-
-
 def categorize(layout: LayoutManifest, pages: PagesManifest, store: Path) -> CategorizedRegions:
-    """Bucket regions into text / figure / table and cut their crops from the page images.
+    """Bucket regions into text / figure / table and cut the crops that a model will read.
 
-    Pages are cut on a few threads: PNG decoding and encoding release the GIL, and a run with
-    thousands of regions would otherwise spend most of this step waiting on zlib.
+    Text regions on pages with a text layer are only described (see `crops.py`): their
+    text comes from the PDF, and the text stage cuts the few it must OCR after all.
     """
     by_page: dict[tuple[str, int], list[Region]] = defaultdict(list)
     for region in layout.regions:
@@ -115,13 +71,12 @@ def categorize(layout: LayoutManifest, pages: PagesManifest, store: Path) -> Cat
     work = [(page, by_page[page.key]) for page in pages.pages if by_page.get(page.key)]
     buckets: dict[RegionKind, list[Crop]] = defaultdict(list)
     failures: list[ItemFailure] = []
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        for result in pool.map(lambda job: _cut_page(job[0], job[1], store), work):
-            if isinstance(result, ItemFailure):
-                failures.append(result)
-                continue
-            for crop in result:
-                buckets[crop.region.kind].append(crop)
+    for result in crops_for_pages(work, store):
+        if isinstance(result, ItemFailure):
+            failures.append(result)
+            continue
+        for crop in result:
+            buckets[crop.region.kind].append(crop)
     return CategorizedRegions(
         partition=layout.partition,
         regions=layout.regions,

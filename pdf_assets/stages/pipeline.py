@@ -1,15 +1,17 @@
 """The whole chain without an orchestrator, and the bundle the database write takes.
 
 The Dagster assets call the same step functions one by one; this module strings them
-together for the CLI's plain mode and for machines where only the inference core is
-installed (benchmarks on a GPU box).
+together for machines where only the inference core is installed (benchmarks on a GPU
+box) and records each step's wall time.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,22 @@ class PipelineOutputs:
     texts: dict[str, TextManifest]
     tables: dict[str, TableManifest]
     figures: dict[str, FigureManifest]
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step, in run order
+
+
+class StepClock:
+    """Wall time per pipeline step, for benchmarks and summaries."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - started
 
 
 def categorize_all(
@@ -53,13 +71,20 @@ def run_pipeline(
     folders: Mapping[str, Path], data_dir: Path, engine: InferenceEngine, dpi: int = DEFAULT_DPI
 ) -> PipelineOutputs:
     """Every stage over every partition, stage by stage (each model sees all items at once)."""
-    pages = render_partitions(folders, data_dir / "pages", dpi, progress=engine.progress)
-    layouts = detect_layouts(pages, engine)
-    categorized = categorize_all(layouts, pages, data_dir)
-    texts = extract_text(categorized, engine)
-    tables = extract_tables(categorized, engine)
-    figures = extract_figures(categorized, texts, engine)
-    return PipelineOutputs(pages, layouts, categorized, texts, tables, figures)
+    clock = StepClock()
+    with clock("pages"):
+        pages = render_partitions(folders, data_dir / "pages", dpi, progress=engine.progress)
+    with clock("layouts"):
+        layouts = detect_layouts(pages, engine)
+    with clock("categorized_regions"):
+        categorized = categorize_all(layouts, pages, data_dir)
+    with clock("text_results"):
+        texts = extract_text(categorized, engine)
+    with clock("table_results"):
+        tables = extract_tables(categorized, engine)
+    with clock("figure_results"):
+        figures = extract_figures(categorized, texts, engine)
+    return PipelineOutputs(pages, layouts, categorized, texts, tables, figures, clock.seconds)
 
 
 def stage_metrics(*groups: Mapping[str, object]) -> tuple[StageMetrics, ...]:

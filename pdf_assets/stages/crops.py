@@ -1,0 +1,169 @@
+"""Cutting region crops out of stored page images, only where a model will read them.
+
+Table and figure regions always get a crop (their models read pixels, and a figure's crop
+is part of its result). A text region on a page with a text layer usually never needs
+one: its text comes from the PDF. Such crops are described (box, scale, size) but not
+written; the text stage cuts the few whose text layer proves unusable, just before OCR.
+Crops are cut page by page on the shared worker processes (decoding and encoding PNGs is
+the CPU cost of this step), and every file is written atomically, so a reader never sees
+half an image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pdf_assets.core.types import Box, Crop, ItemFailure, PageRef, Region, RegionKind
+from pdf_assets.core.parallel import process_map
+
+CROP_PADDING_PT = 2.0
+
+
+def page_name(page: PageRef) -> str:
+    return f"{Path(page.pdf_path).name}#p{page.page_no + 1}"
+
+
+def crop_path(store: Path, region: Region) -> Path:
+    doc = region.key.doc_id
+    return store / doc[:2] / doc / f"{region.key.slug()}.png"
+
+
+def needs_pixels(page: PageRef, region: Region) -> bool:
+    """Whether a model reads this region's image: everything but text with a text layer."""
+    return region.kind is not RegionKind.TEXT or not page.has_text_layer
+
+
+def padded_box(page: PageRef, region: Region) -> Box:
+    """The region plus a little margin (glyphs touch their boxes), clipped to the page, in points."""
+    return Box(
+        region.box.x0 - CROP_PADDING_PT,
+        region.box.y0 - CROP_PADDING_PT,
+        region.box.x1 + CROP_PADDING_PT,
+        region.box.y1 + CROP_PADDING_PT,
+    ).clipped(page.width_pt, page.height_pt)
+
+
+def pixel_box(box: Box, px_per_pt: float) -> tuple[int, int, int, int]:
+    """A box in points as page-image pixels, at least one pixel wide and high."""
+    px = box.scaled(px_per_pt)
+    x0, y0 = int(px.x0), int(px.y0)
+    return x0, y0, max(int(px.x1), x0 + 1), max(int(px.y1), y0 + 1)
+
+
+def crop_pixels(crop: Crop) -> tuple[int, int, int, int]:
+    """Where a described crop lies in its page image."""
+    if crop.padded_box is None:
+        raise ValueError(f"crop {crop.region.key.slug()} has no padded box to cut")
+    return pixel_box(crop.padded_box, crop.px_per_pt)
+
+
+def describe(page: PageRef, region: Region, store: Path) -> Crop:
+    """A crop's geometry and destination, not yet cut."""
+    box = padded_box(page, region)
+    x0, y0, x1, y1 = pixel_box(box, page.px_per_pt)
+    return Crop(
+        region,
+        page.pdf_path,
+        str(crop_path(store, region)),
+        page.px_per_pt,
+        x1 - x0,
+        y1 - y0,
+        page.has_text_layer,
+        page_image=page.image_path,
+        padded_box=box,
+        cut=False,
+    )
+
+
+# (page image, [(crop file, pixel box)]): the crops of one page, cut in one worker.
+CutJob = tuple[str, list[tuple[str, tuple[int, int, int, int]]]]
+# Fastest lossless PNG settings (see render.py); crops are read once by a model.
+_PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+    _PNG_FAST += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+
+
+def _window(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """`image[y0:y1, x0:x1]`, zero-filled where the box leaves the image (as PIL's crop does)."""
+    x0, y0, x1, y1 = box
+    height, width = image.shape[:2]
+    piece = image[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)]
+    if piece.shape[:2] == (y1 - y0, x1 - x0):
+        return piece
+    out = np.zeros((y1 - y0, x1 - x0, *image.shape[2:]), dtype=image.dtype)
+    if piece.size:
+        oy, ox = max(y0, 0) - y0, max(x0, 0) - x0
+        out[oy : oy + piece.shape[0], ox : ox + piece.shape[1]] = piece
+    return out
+
+
+def cut_page(job: CutJob) -> str | None:
+    """Cut and write the crops of one page (runs in a worker process); the error, if any."""
+    page_image, pieces = job
+    try:
+        image = cv2.imread(page_image, cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise OSError(f"cannot read page image {page_image}")
+        for out, box in pieces:
+            ok, encoded = cv2.imencode(".png", _window(image, box), _PNG_FAST)
+            if not ok:
+                raise OSError(f"cannot encode crop {out}")
+            path = Path(out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+            partial.write_bytes(encoded.tobytes())
+            os.replace(partial, path)
+    except Exception as exc:  # noqa: BLE001 - a page that cannot be cut is a recorded failure
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def cut_all(crops: Sequence[Crop]) -> dict[str, str]:
+    """Cut every crop not yet cut, page by page on the worker processes; errors by page image."""
+    by_page: dict[str, list[tuple[str, tuple[int, int, int, int]]]] = defaultdict(list)
+    for crop in crops:
+        if not crop.cut:
+            by_page[crop.page_image].append((crop.image_path, crop_pixels(crop)))
+    jobs = list(by_page.items())
+    workers = 1 if sum(len(p) for _, p in jobs) < MIN_PARALLEL_CROPS else None
+    return {page: error for (page, _), error in zip(jobs, process_map(cut_page, jobs, workers)) if error}
+
+
+# Below this many crops they are cut inline: a worker round trip would cost more.
+MIN_PARALLEL_CROPS = 32
+
+
+def crops_for_pages(work: Iterable[tuple[PageRef, Sequence[Region]]], store: Path) -> list[list[Crop] | ItemFailure]:
+    """Every region as a crop; those a model reads are cut (see the module docstring)."""
+    pages = [(page, [describe(page, r, store) for r in regions]) for page, regions in work]
+    errors = cut_all([c for page, crops in pages for c in crops if needs_pixels(page, c.region)])
+    out: list[list[Crop] | ItemFailure] = []
+    for page, crops in pages:
+        if page.image_path in errors:
+            out.append(ItemFailure("categorize", page_name(page), errors[page.image_path], page.partition))
+        else:
+            out.append([c if not needs_pixels(page, c.region) else replace(c, cut=True) for c in crops])
+    return out
+
+
+def cut_pending(crops: Sequence[Crop]) -> tuple[list[Crop | None], list[ItemFailure]]:
+    """Cut the crops that were only described; one entry per input (None where cutting failed)."""
+    errors = cut_all(crops)
+    out: list[Crop | None] = []
+    failures: list[ItemFailure] = []
+    for crop in crops:
+        error = errors.get(crop.page_image) if not crop.cut else None
+        if error is None:
+            out.append(crop if crop.cut else replace(crop, cut=True))
+            continue
+        out.append(None)
+        region = crop.region
+        failures.append(ItemFailure("ocr", region.key.slug(), error, region.partition))
+    return out, failures
