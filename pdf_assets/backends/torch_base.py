@@ -6,6 +6,7 @@ Imported only by torch-based backends, so the embedded default never pulls in to
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Sequence
 
 import torch
@@ -23,6 +24,24 @@ def torch_dtype(name: str, device: str) -> torch.dtype:
     if name not in _DTYPES:
         raise ConfigError(f"unknown dtype {name!r}")
     return _DTYPES[name]
+
+
+def cudnn_autotune_enabled() -> bool:
+    """Whether cuDNN may time its kernels for each new input shape (`PDF_ASSETS_CUDNN_BENCHMARK`).
+
+    Autotuning wins a little on a shape seen many times and costs a full tuning pass for
+    every new one. Real collections have many page and table sizes; padded-size buckets
+    (detection.py) keep the count of shapes down, but tables still bring many.
+    """
+    return os.environ.get("PDF_ASSETS_CUDNN_BENCHMARK", CUDNN_BENCHMARK_DEFAULT) == "1"
+
+
+CUDNN_BENCHMARK_DEFAULT = "1"
+
+
+def apply_cudnn_autotune() -> None:
+    """Set cuDNN's benchmark mode (process-wide) from `cudnn_autotune_enabled`."""
+    torch.backends.cudnn.benchmark = cudnn_autotune_enabled()
 
 
 def is_torch_oom(exc: BaseException) -> bool:

@@ -16,7 +16,7 @@ from pdf_assets.backends.hf.deplot import header_font_bytes, render_header
 from pdf_assets.backends.hf.lines import line_images, segment_lines
 from pdf_assets.backends.hf.loading import pretrained
 from pdf_assets.backends.hf.reference import reference_summary
-from pdf_assets.backends.hf.tatr import crop_origin_pt
+from pdf_assets.backends.hf.words import crop_origin_pt
 from pdf_assets.backends.registry import clear_cache, load_models
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError, ModelLoadError

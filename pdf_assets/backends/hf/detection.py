@@ -18,12 +18,13 @@ from typing import Protocol
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from transformers import AutoImageProcessor, AutoModelForObjectDetection, PreTrainedModel
 
 from pdf_assets.backends.hf.loading import image_processor_backend, is_fast_processor, pretrained
 from pdf_assets.backends.hf.staging import adopt, side_stream, to_device
-from pdf_assets.backends.torch_base import torch_dtype
+from pdf_assets.backends.torch_base import apply_cudnn_autotune, torch_dtype
 from pdf_assets.core.config import ModelSpec
 
 
@@ -69,11 +70,11 @@ class Detector:
     def __init__(self, model: PreTrainedModel, processor: DetectionProcessor, device: str) -> None:
         self.model = model.to(device).eval()
         if device.startswith("cuda"):
-            # Convolutional backbones run markedly faster channels-last with cuDNN autotuning;
-            # pages of a collection share a few sizes, so the tuning is paid once per size.
+            # Convolutional backbones run markedly faster channels-last.
             self.model = self.model.to(memory_format=torch.channels_last)
-            torch.backends.cudnn.benchmark = True
+            apply_cudnn_autotune()
         self.processor = processor
+        self.buckets = ShapeBuckets.for_processor(processor)
         self.device = device
         self.dtype = next(model.parameters()).dtype
         self.id2label = {int(k): str(v) for k, v in (model.config.id2label or {}).items()}
@@ -82,6 +83,15 @@ class Detector:
         self.device_preprocess = device.startswith("cuda") and is_fast_processor(processor)
         # Upload-ahead (see staging.py): the next batch is copied and processed on a side stream.
         self.upload = side_stream(device, self.device_preprocess)
+
+    def shape_cost(self, height_px: float, width_px: float) -> float:
+        """Sort key for the runner: the bucketed model-input area, ties broken by shape.
+
+        Items of one bucket end up next to each other, so a batch rarely mixes shapes, and
+        the largest inputs still come first (an out-of-memory error shows up early).
+        """
+        height, width = self.buckets.input_shape(height_px, width_px)
+        return float(height * width) + height / (height + width + 1.0)
 
     def encode_paths(self, paths: Sequence[str]) -> DetectionBatch:
         """Decode a batch of stored images and prepare it for the model.
@@ -101,8 +111,7 @@ class Detector:
             return DetectionBatch(None, None, [(a.shape[0], a.shape[1]) for a in arrays], tensors)
         images = open_all(paths)
         encoded = self.processor(images=images, return_tensors="pt")
-        pixel_values = encoded["pixel_values"]
-        pixel_mask = encoded.get("pixel_mask")
+        pixel_values, pixel_mask = self.buckets.pad(encoded["pixel_values"], encoded.get("pixel_mask"))
         if self.device.startswith("cuda"):
             pixel_values = pixel_values.pin_memory()
             pixel_mask = pixel_mask.pin_memory() if pixel_mask is not None else None
@@ -114,7 +123,8 @@ class Detector:
             return batch
         images = [t.to(self.device, non_blocking=True) for t in batch.images]
         encoded = self.processor(images=images, device=self.device, return_tensors="pt")  # type: ignore[call-arg]
-        return DetectionBatch(encoded["pixel_values"], encoded.get("pixel_mask"), batch.sizes)
+        pixel_values, pixel_mask = self.buckets.pad(encoded["pixel_values"], encoded.get("pixel_mask"))
+        return DetectionBatch(pixel_values, pixel_mask, batch.sizes)
 
     def _upload_ahead(self, pages: list[torch.Tensor]) -> DetectionBatch:
         """Copy and preprocess pinned HWC pages on the side stream; `detect` waits for it."""
@@ -166,6 +176,56 @@ class Detector:
                 detections.append(Detection(float(score), int(label), name, (x0, y0, x1, y1)))
             decoded.append(detections)
         return decoded
+
+
+@dataclass(frozen=True)
+class ShapeBuckets:
+    """Pads a batch's model input up to a multiple of `multiple` pixels on each side.
+
+    The image processor pads a batch to its largest page, so pages of many sizes give a new
+    input shape almost every batch, and every new shape costs the convolutions a new kernel
+    choice (a full autotuning pass with cuDNN's benchmark mode). Rounding the padded size up
+    keeps a collection to a handful of shapes. DETR-family models read the pixel mask, so
+    the extra padding is the same kind of padding a larger page in the batch would add; it
+    is applied only where the processor returns a mask. `multiple` 0 turns it off.
+    """
+
+    multiple: int
+    shortest_edge: int | None = None
+    longest_edge: int | None = None
+
+    @classmethod
+    def for_processor(cls, processor: object, multiple: int | None = None) -> ShapeBuckets:
+        size = getattr(processor, "size", None)
+        get = size.get if isinstance(size, dict) else lambda key: getattr(size, key, None)
+        step = PAD_MULTIPLE if multiple is None else multiple
+        return cls(step, get("shortest_edge"), get("longest_edge"))
+
+    def round_up(self, value: int) -> int:
+        return -(-value // self.multiple) * self.multiple if self.multiple > 0 else value
+
+    def input_shape(self, height: float, width: float) -> tuple[int, int]:
+        """The bucketed (height, width) the processor's resize gives an image of this size."""
+        if self.shortest_edge and self.longest_edge and height > 0 and width > 0:
+            short, long = min(height, width), max(height, width)
+            scale = min(self.shortest_edge / short, self.longest_edge / long)
+            height, width = height * scale, width * scale
+        return self.round_up(int(round(height))), self.round_up(int(round(width)))
+
+    def pad(
+        self, pixel_values: torch.Tensor, pixel_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if pixel_mask is None or self.multiple <= 0:
+            return pixel_values, pixel_mask
+        height, width = pixel_values.shape[-2:]
+        extra_h, extra_w = self.round_up(height) - height, self.round_up(width) - width
+        if not extra_h and not extra_w:
+            return pixel_values, pixel_mask
+        return F.pad(pixel_values, (0, extra_w, 0, extra_h)), F.pad(pixel_mask, (0, extra_w, 0, extra_h))
+
+
+# Pixels of the model input that padded batch shapes are rounded up to (PDF_ASSETS_PAD_MULTIPLE).
+PAD_MULTIPLE = int(os.environ.get("PDF_ASSETS_PAD_MULTIPLE", "64"))
 
 
 def load_detector(spec: ModelSpec, device: str) -> Detector:

@@ -31,7 +31,7 @@ class HfLayoutModel(TorchBatchModel[PageRef, DetectionBatch, DetectionRaw, list[
         self.labels = {i: canonical_label(name) for i, name in detector.id2label.items()}
 
     def cost(self, item: PageRef) -> float:
-        return item.width_pt * item.height_pt * item.px_per_pt**2
+        return self.detector.shape_cost(item.height_pt * item.px_per_pt, item.width_pt * item.px_per_pt)
 
     def preprocess(self, items: Sequence[PageRef]) -> DetectionBatch:
         return self.detector.encode_paths([page.image_path for page in items])

@@ -4,12 +4,8 @@ The model detects rows, columns, column headers, projected row headers and spann
 cells; `stages.table_grid.grid_from_detections` turns them into cells. Cell text comes from
 the PDF text layer when the page has one (exact, free) and otherwise from RapidOCR over
 the crop (option `ocr=none` leaves such tables empty). Words are gathered in `preprocess`,
-on the CPU, so they overlap with the device work of the previous batch.
-
-Coordinates: everything is matched in crop pixels. A crop is its region's box plus a
-small padding, clipped to the page, and `Crop` does not carry that padded box, so the crop's
-origin in points is estimated from the crop size assuming symmetric padding (off by at most
-half the padding where the crop touches a page edge: well under a word's width).
+on the CPU (text-layer words on the shared worker processes, see `words.py`), so they
+overlap with the device work of the previous batch.
 """
 
 from __future__ import annotations
@@ -21,9 +17,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import pymupdf
 
 from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector, open_rgb
+from pdf_assets.backends.hf.words import Words, text_layer_words_of
 from pdf_assets.backends.torch_base import TorchBatchModel
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError
@@ -32,30 +28,10 @@ from pdf_assets.stages.table_grid import grid_from_detections
 
 logger = logging.getLogger(__name__)
 
-Words = list[tuple[Box, str]]
 
 ROW, COLUMN, HEADER = "table row", "table column", "table column header"
 # Projected row headers span the table's width, so they merge like spanning cells.
 SPANNING = ("table spanning cell", "table projected row header")
-
-
-def crop_origin_pt(crop: Crop) -> tuple[float, float]:
-    """Top-left of the crop in page points (see the module docstring for the estimate)."""
-    box = crop.region.box
-    pad_x = max(0.0, (crop.width_px / crop.px_per_pt - box.width) / 2)
-    pad_y = max(0.0, (crop.height_px / crop.px_per_pt - box.height) / 2)
-    return max(0.0, box.x0 - pad_x), max(0.0, box.y0 - pad_y)
-
-
-def text_layer_words(crop: Crop, page: pymupdf.Page) -> Words:
-    """PyMuPDF words inside the crop, in reading order, as crop-pixel boxes."""
-    ox, oy = crop_origin_pt(crop)
-    s = crop.px_per_pt
-    clip = pymupdf.Rect(ox, oy, ox + crop.width_px / s, oy + crop.height_px / s)
-    words: Words = []
-    for x0, y0, x1, y1, text, *_ in page.get_text("words", clip=clip, sort=True):
-        words.append((Box((x0 - ox) * s, (y0 - oy) * s, (x1 - ox) * s, (y1 - oy) * s), str(text)))
-    return words
 
 
 def split_line(box: Box, text: str) -> Words:
@@ -108,21 +84,9 @@ class WordSource:
         return words
 
     def words_for(self, crops: Sequence[Crop]) -> list[Words]:
-        """One word list per crop; each PDF of the batch is opened once."""
-        docs: dict[str, pymupdf.Document] = {}
-        try:
-            out: list[Words] = []
-            for crop in crops:
-                if crop.text_layer:
-                    if crop.pdf_path not in docs:
-                        docs[crop.pdf_path] = pymupdf.open(crop.pdf_path)
-                    out.append(text_layer_words(crop, docs[crop.pdf_path][crop.region.key.page_no]))
-                else:
-                    out.append(self.ocr_words(crop.image_path))
-            return out
-        finally:
-            for doc in docs.values():
-                doc.close()
+        """One word list per crop: the text layer's where the page has one, else OCR's."""
+        layer = text_layer_words_of([c for c in crops if c.text_layer])
+        return [next(layer) if crop.text_layer else self.ocr_words(crop.image_path) for crop in crops]
 
 
 @dataclass
@@ -149,7 +113,7 @@ class TatrModel(TorchBatchModel[Crop, TableBatch, TableRaw, TableStructure]):
         self.threshold = threshold
 
     def cost(self, item: Crop) -> float:
-        return float(item.width_px * item.height_px)
+        return self.detector.shape_cost(item.height_px, item.width_px)
 
     def preprocess(self, items: Sequence[Crop]) -> TableBatch:
         batch = self.detector.encode_paths([crop.image_path for crop in items])
