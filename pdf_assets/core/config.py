@@ -17,6 +17,10 @@ from pdf_assets.core.errors import ConfigError
 BACKENDS = ("embedded", "hf", "fake")
 STAGES = ("layout", "ocr", "tables", "figures")
 DTYPES = ("auto", "fp32", "fp16", "bf16")
+# Options a stage reads itself, whatever its backend: every backend family accepts them
+# (`reject_unknown_options`) and none reads them. figures `charts_only` (default true): only
+# figures the chart gate calls charts go to the chart model.
+STAGE_OPTIONS: dict[str, tuple[str, ...]] = {"figures": ("charts_only",)}
 
 N = TypeVar("N", int, float)
 
@@ -75,7 +79,7 @@ class ModelSpec:
 
     def reject_unknown_options(self, known: Iterable[str]) -> None:
         """A misspelt option must fail loudly, not be silently ignored."""
-        allowed = set(known)
+        allowed = set(known) | set(STAGE_OPTIONS.get(self.stage, ()))
         unknown = sorted(set(dict(self.options)) - allowed)
         if unknown:
             raise ConfigError(

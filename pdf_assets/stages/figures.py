@@ -1,16 +1,38 @@
-"""Figures: the saved crop, its caption, and chart data where a chart model is configured."""
+"""Figures: the saved crop, its caption, and chart data where a chart model is configured.
+
+The chart model is slow and only charts have data to extract, so by default a cheap gate
+(`stages.chart_gate`) picks the figures that go to it; the others keep their crop and
+caption with `chart=None`. The figures stage option `charts_only=false` sends every
+figure to the model instead. It is read here, whatever the backend, and every backend
+family accepts it (see `core.config.STAGE_OPTIONS`) without handing it to a model.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+from pdf_assets.core.config import ModelSpec
+from pdf_assets.core.errors import ConfigError
 from pdf_assets.core.types import ChartData, Crop, FigureResult, TextResult
+from pdf_assets.stages.chart_gate import ChartVerdict, classify_crops
 from pdf_assets.stages.collect import collect_crops
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.manifests import CategorizedRegions, FigureManifest, TextManifest
+from pdf_assets.core.parallel import process_map
+
+logger = logging.getLogger(__name__)
 
 # A caption further than this from its figure (in points) belongs to something else.
 CAPTION_MAX_GAP_PT = 72.0
+CHARTS_ONLY = "charts_only"  # figures stage option: send only what the chart gate calls charts
+GATE_ENGINE = "chart_gate"  # the engine of figures the gate kept from the chart model
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+Captions = Sequence[tuple[TextResult, tuple[float, float, float, float]]]  # caption text and its box
 
 
 def _gap(figure: Crop, top: float, bottom: float) -> float:
@@ -23,9 +45,7 @@ def _gap(figure: Crop, top: float, bottom: float) -> float:
     return 0.0
 
 
-def link_caption(
-    figure: Crop, captions: Sequence[tuple[TextResult, tuple[float, float, float, float]]]
-) -> str | None:
+def link_caption(figure: Crop, captions: Captions) -> str | None:
     """The nearest caption on the same page that overlaps the figure horizontally."""
     fig = figure.region.box
     best: tuple[float, str] | None = None
@@ -40,26 +60,84 @@ def link_caption(
     return best[1] if best else None
 
 
+def charts_only(spec: ModelSpec) -> bool:
+    """The figures stage's `charts_only` option (default true); anything but a boolean is an error."""
+    value = (spec.option(CHARTS_ONLY) or "true").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"option {CHARTS_ONLY}={value!r} of the {spec.backend} figures stage is not true or false")
+
+
+# Figures per worker job, and the count below which the gate runs inline.
+GATE_CHUNK = 32
+
+
+def gate_verdicts(crops: Sequence[Crop]) -> list[ChartVerdict]:
+    """The gate's verdict per crop; many figures are judged on the worker processes, a PDF's
+    figures together (the gate opens each PDF once per job)."""
+    by_pdf: dict[str, list[int]] = defaultdict(list)
+    for i, crop in enumerate(crops):
+        by_pdf[crop.pdf_path].append(i)
+    chunks = [idx[s : s + GATE_CHUNK] for idx in by_pdf.values() for s in range(0, len(idx), GATE_CHUNK)]
+    workers = 1 if len(crops) < GATE_CHUNK else None
+    verdicts: dict[int, ChartVerdict] = {}
+    jobs = [[crops[i] for i in chunk] for chunk in chunks]
+    for chunk, found in zip(chunks, process_map(classify_crops, jobs, workers), strict=True):
+        verdicts.update(zip(chunk, found, strict=True))
+    return [verdicts[i] for i in range(len(crops))]
+
+
+def split_charts(crops: Sequence[Crop], gate: bool) -> tuple[list[Crop], list[Crop]]:
+    """(figures for the chart model, figures kept from it); without the gate every figure goes."""
+    if not gate or not crops:
+        return list(crops), []
+    started = time.perf_counter()
+    verdicts = gate_verdicts(crops)
+    for crop, verdict in zip(crops, verdicts, strict=True):
+        kind = "chart" if verdict.is_chart else "not a chart"
+        logger.debug("%s: %s (%s) %s", crop.region.key.slug(), kind, verdict.reason, verdict.scores)
+    charts = [c for c, v in zip(crops, verdicts, strict=True) if v.is_chart]
+    others = [c for c, v in zip(crops, verdicts, strict=True) if not v.is_chart]
+    ms = 1000 * (time.perf_counter() - started) / len(crops)
+    logger.info("chart gate: %d of %d figures are charts (%.1f ms per figure)", len(charts), len(crops), ms)
+    return charts, others
+
+
+def _figure(crop: Crop, captions: Captions, chart: ChartData | None, engine: str) -> FigureResult:
+    region = crop.region
+    return FigureResult(region.key, region.partition, crop.image_path, link_caption(crop, captions), chart, engine)
+
+
 def extract_figures(
     categorized: Mapping[str, CategorizedRegions],
     texts: Mapping[str, TextManifest],
     engine: InferenceEngine,
 ) -> dict[str, FigureManifest]:
-    """One chart stage over every figure of the run, captions linked from the text results."""
+    """One chart stage over the run's charts (or every figure), captions linked from the text results.
+
+    Results keep the order of the figures; figures the gate kept from the model have
+    `chart=None` and engine `chart_gate`, and the stage's metrics count only the model's items.
+    """
     boxes = {r.key: r.box.as_tuple() for m in categorized.values() for r in m.regions}
     captions = [
         (t, boxes[t.key]) for m in texts.values() for t in m.results if t.label == "caption" and t.key in boxes
     ]
     crops = [c for m in categorized.values() for c in m.figures]
-    run = engine.run("figures", crops)
+    charts, others = split_charts(crops, charts_only(engine.spec("figures")))
+    run = engine.run("figures", charts)
     name = run.metrics.backend or engine.spec("figures").backend
-
-    def convert(crop: Crop, chart: ChartData | None) -> FigureResult:
-        region = crop.region
-        return FigureResult(region.key, region.partition, crop.image_path, link_caption(crop, captions), chart, name)
-
-    collected = collect_crops("figures", crops, run, convert)
+    collected = collect_crops("figures", charts, run, lambda crop, chart: _figure(crop, captions, chart, name))
+    for crop in others:
+        collected.results[crop.region.partition].append(_figure(crop, captions, None, GATE_ENGINE))
+    order = {(c.region.partition, c.region.key): i for i, c in enumerate(crops)}
     return {
-        key: FigureManifest(key, collected.results_of(key), collected.failures_of(key), (run.metrics,))
+        key: FigureManifest(
+            key,
+            tuple(sorted(collected.results_of(key), key=lambda r: order[(r.partition, r.key)])),
+            collected.failures_of(key),
+            (run.metrics,),
+        )
         for key in categorized
     }

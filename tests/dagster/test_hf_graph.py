@@ -29,7 +29,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return build_tiny_models(tmp_path_factory.mktemp("tiny"))
 
 
-def _resource(tmp: Path, inbox: Path, tiny: dict[str, Path], layout_backend: str = "hf") -> PdfAssetsResource:
+def _resource(
+    tmp: Path, inbox: Path, tiny: dict[str, Path], layout_backend: str = "hf", **figure_options: str
+) -> PdfAssetsResource:
     def stage(name: str, **options: str) -> StageConfig:
         return StageConfig(backend="hf", model=str(tiny[name]), device="cpu", dtype="fp32", batch_size=4, options=options)
 
@@ -42,14 +44,14 @@ def _resource(tmp: Path, inbox: Path, tiny: dict[str, Path], layout_backend: str
         layout=stage("layout", threshold="0.01") if layout_backend == "hf" else StageConfig(backend=layout_backend),
         ocr=stage("ocr", max_new_tokens="6"),
         tables=stage("tables", threshold="0.01"),
-        figures=stage("figures", max_new_tokens="8"),
+        figures=stage("figures", max_new_tokens="8", **figure_options),
     )
 
 
-def _run(tmp: Path, tiny: dict[str, Path], layout_backend: str) -> dict[str, pd.DataFrame]:
+def _run(tmp: Path, tiny: dict[str, Path], layout_backend: str, **figure_options: str) -> dict[str, pd.DataFrame]:
     inbox = tmp / "inbox"
     write_samples(inbox / "samples")
-    resource = _resource(tmp, inbox, tiny, layout_backend)
+    resource = _resource(tmp, inbox, tiny, layout_backend, **figure_options)
     with DagsterInstance.ephemeral() as instance:
         result = run_job(resource, instance, ["samples"])
         assert result.success
@@ -84,7 +86,9 @@ def test_all_four_hf_stages_run_the_whole_graph(tmp_path: Path, tiny: dict[str, 
 
 
 def test_hf_table_and_chart_models_in_the_graph(tmp_path: Path, tiny: dict[str, Path]) -> None:
-    frames = _run(tmp_path, tiny, "fake")  # deterministic text, table and figure regions
+    # Deterministic text, table and figure regions. The fake figure regions are bands of text,
+    # which the chart gate would keep from DePlot: charts_only=false sends them all to it.
+    frames = _run(tmp_path, tiny, "fake", charts_only="false")
     assert _backend(frames, "table_results", "tables").startswith("hf.tatr")
     assert _backend(frames, "figure_results", "figures").startswith("hf.deplot")
     tables, figures = frames["tables"], frames["figures"]
