@@ -37,7 +37,7 @@ def text_pdf(path: Path) -> None:
         page.insert_text((72, 90), "Batching PDF pipelines", fontsize=22, fontname="helv")
         page.insert_textbox(pymupdf.Rect(72, 120, 523, 260), PARAGRAPH, fontsize=11, fontname="helv")
         page.insert_textbox(pymupdf.Rect(72, 280, 523, 400), PARAGRAPH, fontsize=11, fontname="tiro")
-        doc.save(path)
+        doc.save(path, garbage=3, deflate=True)
 
 
 def table_pdf(path: Path) -> None:
@@ -52,7 +52,7 @@ def table_pdf(path: Path) -> None:
                 page.draw_rect(rect, color=(0, 0, 0), width=0.8)
                 page.insert_text((rect.x0 + 6, rect.y1 - 8), value, fontsize=11, fontname="hebo" if r == 0 else "helv")
         page.insert_text((72, y0 + len(TABLE) * row_h + 24), "Table 1: batched vs page-by-page.", fontsize=10)
-        doc.save(path)
+        doc.save(path, garbage=3, deflate=True)
 
 
 def chart_png(width: int = 640, height: int = 400) -> bytes:
@@ -82,7 +82,7 @@ def chart_pdf(path: Path) -> None:
         page.insert_image(pymupdf.Rect(72, 120, 472, 370), stream=chart_png())
         page.insert_text((72, 392), "Figure 1: documents processed per year (thousands).", fontsize=10)
         page.insert_textbox(pymupdf.Rect(72, 420, 523, 560), PARAGRAPH, fontsize=11, fontname="helv")
-        doc.save(path)
+        doc.save(path, garbage=3, deflate=True)
 
 
 def scanned_pdf(path: Path, dpi: int = 200) -> None:
@@ -95,7 +95,7 @@ def scanned_pdf(path: Path, dpi: int = 200) -> None:
     with pymupdf.open() as doc:
         out = _new_page(doc)
         out.insert_image(out.rect, stream=pix.tobytes("png"))
-        doc.save(path)
+        doc.save(path, garbage=3, deflate=True)
 
 
 SAMPLES = {
