@@ -1,0 +1,130 @@
+"""Measurement plumbing for the end-to-end benchmark: samplers, a recording engine, digests.
+
+Kept apart from `end_to_end.py` so the script reads as the experiment it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pdf_assets.core.batching import StageRun
+from pdf_assets.stages.engine import InferenceEngine
+from pdf_assets.stages.pipeline import PipelineOutputs
+
+ItemT = TypeVar("ItemT")
+OutT = TypeVar("OutT")
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        import psutil
+
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except Exception:  # noqa: BLE001 - no psutil or a child that just exited
+        return []
+
+
+class Sampler:
+    """Samples GPU utilisation (NVML) and host memory every `interval` seconds."""
+
+    def __init__(self, device: str | None, interval: float = 0.05) -> None:
+        self.device = device if device and device.startswith("cuda") else None
+        self.interval = interval
+        self.util: list[float] = []
+        self.rss_peak = 0
+        self.rss_all_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        pid = os.getpid()
+        while not self._stop.is_set():
+            rss = _rss_bytes(pid)
+            self.rss_peak = max(self.rss_peak, rss)
+            self.rss_all_peak = max(self.rss_all_peak, rss + sum(_rss_bytes(c) for c in _children(pid)))
+            if self.device:
+                self.util.append(_gpu_util(self.device))
+            self._stop.wait(self.interval)
+
+    @property
+    def gpu_busy_share(self) -> float | None:
+        return sum(self.util) / (100.0 * len(self.util)) if self.util else None
+
+
+def _gpu_util(device: str) -> float:
+    import torch
+
+    try:
+        return float(torch.cuda.utilization(device))
+    except Exception:  # noqa: BLE001 - NVML missing: report nothing rather than fail the run
+        return 0.0
+
+
+@dataclass
+class StageCall:
+    stage: str
+    items: list[object]
+    seconds: float
+
+
+@dataclass
+class RecordingEngine(InferenceEngine):
+    """An engine that remembers what each stage was given, to time the models alone later."""
+
+    calls: list[StageCall] = field(default_factory=list)
+
+    def run(self, stage: str, items: Sequence[ItemT]) -> StageRun[OutT]:
+        started = time.perf_counter()
+        result: StageRun[OutT] = super().run(stage, items)
+        self.calls.append(StageCall(stage, list(items), time.perf_counter() - started))
+        return result
+
+
+def model_only_seconds(engine: InferenceEngine, calls: Sequence[StageCall]) -> dict[str, float]:
+    """Each stage's items once more through its models alone (the same runner, no pipeline)."""
+    seconds: dict[str, float] = {}
+    for call in calls:
+        if not call.items:
+            continue
+        started = time.perf_counter()
+        engine.run(call.stage, call.items)
+        seconds[call.stage] = seconds.get(call.stage, 0.0) + time.perf_counter() - started
+    return seconds
+
+
+def output_digest(out: PipelineOutputs) -> dict[str, str]:
+    """A stable digest of each step's results (paths and run-specific ids left out)."""
+
+    def digest(rows: list[str]) -> str:
+        return hashlib.sha256("\n".join(sorted(rows)).encode()).hexdigest()[:16]
+
+    regions = [f"{r.partition}|{r.key}|{r.label}|{r.box}" for m in out.categorized.values() for r in m.regions]
+    texts = [f"{t.partition}|{t.key}|{t.source}|{t.text}" for m in out.texts.values() for t in m.results]
+    tables = [f"{t.partition}|{t.key}|{t.csv}" for m in out.tables.values() for t in m.results]
+    figures = [f"{f.partition}|{f.key}|{f.caption}|{f.chart}" for m in out.figures.values() for f in m.results]
+    return {"regions": digest(regions), "texts": digest(texts), "tables": digest(tables), "figures": digest(figures)}
