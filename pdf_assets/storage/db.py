@@ -47,12 +47,24 @@ def _sqlite_file(url: URL) -> Path | None:
 
 
 def _on_sqlite_connect(dbapi_connection: SQLiteConnection, _record: ConnectionPoolEntry) -> None:
-    # SQLite ignores foreign keys (and so ON DELETE CASCADE) unless every connection
-    # asks for them; WAL lets readers (pandas, the CLI) work while a run writes.
+    """Per-connection pragmas for a database written once per run and read at any time.
+
+    - `foreign_keys=ON`: SQLite ignores foreign keys (and so ON DELETE CASCADE) unless every
+      connection asks for them.
+    - `journal_mode=WAL`: readers (pandas, the CLI) keep working while a run writes.
+    - `synchronous=FULL`: SQLite's usual default, set so that no build can weaken it. A run
+      that committed survives a power cut, as Dagster assumes once `db_rows` materialized.
+      `NORMAL` would skip one fsync per commit, but a run commits once, and a large commit
+      checkpoints (and syncs) the WAL anyway: in `benchmarks/db_write.py` it made no
+      measurable difference.
+    - no larger `cache_size`: it made no measurable difference to a 200k-row write either,
+      and would cost memory on every pooled connection.
+    """
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
     finally:
         cursor.close()
 

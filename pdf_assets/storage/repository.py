@@ -2,9 +2,10 @@
 
 A run writes through `replace_partitions`, which deletes every row of the run's partitions
 and inserts the new ones inside the caller's transaction (`db.session_scope`), so a
-re-run replaces rather than duplicates and readers never see half a run. Inserts are
-bulk statements with `RETURNING` ids in parameter order: the domain objects know each
-other by keys (sha256, page number, reading-order index), the rows by integer ids.
+re-run replaces rather than duplicates and readers never see half a run. The domain objects
+know each other by keys (sha256, page number, reading-order index), the rows by integer ids:
+each parent table is inserted by a `bulk.BulkWriter` that hands back the new ids in row
+order (COPY on PostgreSQL, one executemany on SQLite; see `bulk` for why that is safe).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from pdf_assets.core.errors import PdfAssetsError
@@ -29,11 +30,12 @@ from pdf_assets.core.types import (
     Region,
     RegionKey,
     StageMetrics,
+    TableCell,
     TableResult,
     TextResult,
 )
+from pdf_assets.storage.bulk import BulkWriter, writer_for
 from pdf_assets.storage.schema import (
-    Base,
     DocumentRow,
     FailureRow,
     FigureRow,
@@ -73,21 +75,6 @@ class RunBundle:
     metrics: tuple[StageMetrics, ...] = ()
 
 
-
-def _insert_ids(session: Session, model: type[Base], rows: list[Row]) -> list[int]:
-    """Bulk insert returning the new ids in the order of `rows`."""
-    if not rows:
-        return []
-    stmt = insert(model).returning(model.__table__.c.id, sort_by_parameter_order=True)
-    return list(session.scalars(stmt, rows))
-
-
-def _insert(session: Session, model: type[Base], rows: list[Row]) -> int:
-    if rows:
-        session.execute(insert(model), rows)
-    return len(rows)
-
-
 def delete_partitions(session: Session, keys: Iterable[str]) -> None:
     """Delete the partitions' rows; the database cascades documents down to texts and tables."""
     wanted = sorted(set(keys))
@@ -110,7 +97,7 @@ def _check_partitions(bundle: RunBundle) -> None:
             raise BundleError(f"bundle {bundle.run_id} holds rows of undeclared partitions {sorted(stray)}")
 
 
-def _insert_documents(session: Session, docs: Sequence[DocumentInfo]) -> DocLookup:
+def _insert_documents(writer: BulkWriter, docs: Sequence[DocumentInfo]) -> DocLookup:
     rows: list[Row] = [
         {
             "sha256": d.doc_id,
@@ -123,7 +110,7 @@ def _insert_documents(session: Session, docs: Sequence[DocumentInfo]) -> DocLook
         for d in docs
     ]
     lookup: DocLookup = {}
-    for doc, new_id in zip(docs, _insert_ids(session, DocumentRow, rows), strict=True):
+    for doc, new_id in zip(docs, writer.insert_ids(DocumentRow, rows), strict=True):
         lookup.setdefault((doc.doc_id, doc.partition), []).append((doc.path, new_id))
     return lookup
 
@@ -138,7 +125,7 @@ def _document_for(page: PageRef, candidates: list[tuple[str, int]]) -> int:
     return candidates[0][1]
 
 
-def _insert_pages(session: Session, pages: Sequence[PageRef], docs: DocLookup) -> PageLookup:
+def _insert_pages(writer: BulkWriter, pages: Sequence[PageRef], docs: DocLookup) -> PageLookup:
     rows: list[Row] = []
     for page in pages:
         candidates = docs.get((page.doc_id, page.partition))
@@ -155,13 +142,13 @@ def _insert_pages(session: Session, pages: Sequence[PageRef], docs: DocLookup) -
             }
         )
     lookup: PageLookup = {}
-    for page, new_id in zip(pages, _insert_ids(session, PageRow, rows), strict=True):
+    for page, new_id in zip(pages, writer.insert_ids(PageRow, rows), strict=True):
         # Copies of one file share a sha256; regions are keyed by it and go to the first copy.
         lookup.setdefault((page.doc_id, page.partition, page.page_no), new_id)
     return lookup
 
 
-def _insert_regions(session: Session, regions: Sequence[Region], pages: PageLookup) -> RegionLookup:
+def _insert_regions(writer: BulkWriter, regions: Sequence[Region], pages: PageLookup) -> RegionLookup:
     rows: list[Row] = []
     for region in regions:
         page_id = pages.get((region.key.doc_id, region.partition, region.key.page_no))
@@ -181,7 +168,7 @@ def _insert_regions(session: Session, regions: Sequence[Region], pages: PageLook
                 "score": region.score,
             }
         )
-    ids = _insert_ids(session, RegionRow, rows)
+    ids = writer.insert_ids(RegionRow, rows)
     return {(r.partition, r.key): new_id for r, new_id in zip(regions, ids, strict=True)}
 
 
@@ -224,12 +211,23 @@ def _figure_row(f: FigureResult, regions: RegionLookup) -> Row:
     }
 
 
+_CELL_FIELDS = tuple(f.name for f in fields(TableCell))
+
+
+def _cells_json(cells: Sequence[TableCell]) -> str:
+    """The cells as `dataclasses.asdict` would give them, without its deep copy of every value.
+
+    Cells hold only ints, strings and bools, and the deep copy was the slowest step of a write.
+    """
+    return json.dumps([{name: getattr(cell, name) for name in _CELL_FIELDS} for cell in cells])
+
+
 def _table_row(t: TableResult, regions: RegionLookup) -> Row:
     return {
         "region_id": _region_id(regions, t.partition, t.key),
         "n_rows": t.n_rows,
         "n_cols": t.n_cols,
-        "cells_json": json.dumps([asdict(c) for c in t.cells]),
+        "cells_json": _cells_json(t.cells),
         "csv": t.csv,
         "markdown": t.markdown,
         "html": t.html,
@@ -258,12 +256,15 @@ def _metric_rows(bundle: RunBundle, now: datetime) -> list[Row]:
     return [{**m.as_dict(), **extra} for m in bundle.metrics]
 
 
-def replace_partitions(session: Session, bundle: RunBundle, *, now: datetime | None = None) -> dict[str, int]:
+def replace_partitions(
+    session: Session, bundle: RunBundle, *, now: datetime | None = None, writer: BulkWriter | None = None
+) -> dict[str, int]:
     """Replace every row of the bundle's partitions with the bundle; returns inserted rows per table.
 
     Failures without a partition (in a run over several partitions) are replaced per
     run id, so writing the same bundle twice stays idempotent. Stage metrics are history
-    and are appended.
+    and are appended. The deletes come first: on SQLite they take the write lock that
+    `bulk.SqliteWriter` relies on. `writer` defaults to the fastest one for the dialect.
     """
     _check_partitions(bundle)
     now = now or datetime.now(timezone.utc)
@@ -274,19 +275,20 @@ def replace_partitions(session: Session, bundle: RunBundle, *, now: datetime | N
         .where(FailureRow.partition.is_(None), FailureRow.run_id == bundle.run_id)
         .execution_options(synchronize_session=False)
     )
+    writer = writer or writer_for(session)
     partitions: list[Row] = [
         {"key": key, "folder": folder, "fingerprint": fp, "run_id": bundle.run_id, "updated_at": now}
         for key, (folder, fp) in bundle.partitions.items()
     ]
-    counts = {"partitions": _insert(session, PartitionRow, partitions)}
-    docs = _insert_documents(session, bundle.documents)
-    pages = _insert_pages(session, bundle.pages, docs)
-    regions = _insert_regions(session, bundle.regions, pages)
+    counts = {"partitions": writer.insert(PartitionRow, partitions)}
+    docs = _insert_documents(writer, bundle.documents)
+    pages = _insert_pages(writer, bundle.pages, docs)
+    regions = _insert_regions(writer, bundle.regions, pages)
     counts.update(documents=len(bundle.documents), pages=len(bundle.pages), regions=len(bundle.regions))
-    counts["texts"] = _insert(session, TextRow, [_text_row(t, regions) for t in bundle.texts])
-    counts["figures"] = _insert(session, FigureRow, [_figure_row(f, regions) for f in bundle.figures])
-    counts["tables"] = _insert(session, TableRow, [_table_row(t, regions) for t in bundle.tables])
-    counts["failures"] = _insert(session, FailureRow, _failure_rows(bundle))
-    counts["stage_metrics"] = _insert(session, StageMetricRow, _metric_rows(bundle, now))
+    counts["texts"] = writer.insert(TextRow, [_text_row(t, regions) for t in bundle.texts])
+    counts["figures"] = writer.insert(FigureRow, [_figure_row(f, regions) for f in bundle.figures])
+    counts["tables"] = writer.insert(TableRow, [_table_row(t, regions) for t in bundle.tables])
+    counts["failures"] = writer.insert(FailureRow, _failure_rows(bundle))
+    counts["stage_metrics"] = writer.insert(StageMetricRow, _metric_rows(bundle, now))
     logger.info("run %s: replaced partitions %s: %s", bundle.run_id, keys, counts)
     return counts
