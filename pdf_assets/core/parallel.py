@@ -23,7 +23,7 @@ JobT = TypeVar("JobT")
 OutT = TypeVar("OutT")
 
 _LOCK = threading.Lock()
-_POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS: dict[int, ProcessPoolExecutor] = {}  # one pool per worker count (normally just one)
 
 
 def default_workers() -> int:
@@ -59,11 +59,11 @@ def process_map(fn: Callable[[JobT], OutT], jobs: Sequence[JobT], workers: int |
     (killed, or crashed inside MuPDF) breaks the pool: it is dropped, so the next call
     starts a fresh one, and the error is raised here.
     """
-    count = max(1, min(workers or default_workers(), len(jobs)))
-    if count == 1:
+    count = workers or default_workers()
+    if count == 1 or len(jobs) <= 1:
         yield from map(fn, jobs)
         return
-    pool = _pool(count)
+    pool = _pool(count)  # the same pool for every call: a pool per job count would respawn
     try:
         yield from pool.map(fn, jobs)
     except BrokenProcessPool:

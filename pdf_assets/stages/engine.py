@@ -15,6 +15,7 @@ from typing import TypeVar
 from pdf_assets.backends.registry import load_models
 from pdf_assets.core.batching import Progress, StageRun, run_batched
 from pdf_assets.core.config import STAGES, BatchPolicy, ModelSpec
+from pdf_assets.core.host_memory import release_free_memory
 from pdf_assets.core.types import StageMetrics
 
 logger = logging.getLogger(__name__)
@@ -54,4 +55,5 @@ class InferenceEngine:
             return StageRun(outputs=[], metrics=StageMetrics(stage=stage, backend=self.spec(stage).backend))
         models = load_models(self.spec(stage))
         result: StageRun[OutT] = run_batched(stage, models, items, self.policy(stage), self.progress)
+        release_free_memory()  # the stage's decoded images are garbage now
         return result

@@ -59,29 +59,39 @@ def detect_layouts(
     }
 
 
-def categorize(layout: LayoutManifest, pages: PagesManifest, store: Path) -> CategorizedRegions:
-    """Bucket regions into text / figure / table and cut the crops that a model will read.
+def categorize(
+    layouts: Mapping[str, LayoutManifest], pages: Mapping[str, PagesManifest], store: Path
+) -> dict[str, CategorizedRegions]:
+    """Bucket every partition's regions into text / figure / table and cut the crops a model reads.
 
-    Text regions on pages with a text layer are only described (see `crops.py`): their
-    text comes from the PDF, and the text stage cuts the few it must OCR after all.
+    All partitions are cut in one pass over the worker processes: cut one partition at a
+    time and each waits for its slowest page (a large scan takes half a second), which made
+    this step grow by that much per folder. Text regions on pages with a text layer are
+    only described (see `crops.py`): their text comes from the PDF, and the text stage cuts
+    the few it must OCR after all.
     """
-    by_page: dict[tuple[str, int], list[Region]] = defaultdict(list)
-    for region in layout.regions:
-        by_page[(region.key.doc_id, region.key.page_no)].append(region)
-    work = [(page, by_page[page.key]) for page in pages.pages if by_page.get(page.key)]
-    buckets: dict[RegionKind, list[Crop]] = defaultdict(list)
-    failures: list[ItemFailure] = []
-    for result in crops_for_pages(work, store):
+    work: list[tuple[PageRef, list[Region]]] = []
+    for key, layout in layouts.items():
+        by_page: dict[tuple[str, int], list[Region]] = defaultdict(list)
+        for region in layout.regions:
+            by_page[(region.key.doc_id, region.key.page_no)].append(region)
+        work += [(page, by_page[page.key]) for page in pages[key].pages if by_page.get(page.key)]
+    buckets: dict[str, dict[RegionKind, list[Crop]]] = defaultdict(lambda: defaultdict(list))
+    failures: dict[str, list[ItemFailure]] = defaultdict(list)
+    for (page, _), result in zip(work, crops_for_pages(work, store), strict=True):
         if isinstance(result, ItemFailure):
-            failures.append(result)
+            failures[page.partition].append(result)
             continue
         for crop in result:
-            buckets[crop.region.kind].append(crop)
-    return CategorizedRegions(
-        partition=layout.partition,
-        regions=layout.regions,
-        text=tuple(buckets[RegionKind.TEXT]),
-        figures=tuple(buckets[RegionKind.FIGURE]),
-        tables=tuple(buckets[RegionKind.TABLE]),
-        failures=tuple(failures),
-    )
+            buckets[page.partition][crop.region.kind].append(crop)
+    return {
+        key: CategorizedRegions(
+            partition=key,
+            regions=layout.regions,
+            text=tuple(buckets[key][RegionKind.TEXT]),
+            figures=tuple(buckets[key][RegionKind.FIGURE]),
+            tables=tuple(buckets[key][RegionKind.TABLE]),
+            failures=tuple(failures[key]),
+        )
+        for key, layout in layouts.items()
+    }

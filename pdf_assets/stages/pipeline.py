@@ -64,7 +64,7 @@ class StepClock:
 def categorize_all(
     layouts: Mapping[str, LayoutManifest], pages: Mapping[str, PagesManifest], data_dir: Path
 ) -> dict[str, CategorizedRegions]:
-    return {key: categorize(layouts[key], pages[key], data_dir / "crops") for key in layouts}
+    return categorize(layouts, pages, data_dir / "crops")
 
 
 def run_pipeline(
