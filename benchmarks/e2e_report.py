@@ -11,7 +11,8 @@ def _row(name: str, r: Mapping[str, object]) -> str:
     busy = r.get("gpu_busy_share")
     return (
         f"| {name} | {r['pages']} | {r['wall_s']} | **{r['pages_per_s']}** | "
-        f"{'-' if busy is None else busy} | {r['host_rss_peak_mib']} | {r['host_rss_with_workers_peak_mib']} | "
+        f"{'-' if busy is None else busy} | {r.get('host_rss_start_mib', '-')} -> {r['host_rss_peak_mib']} | "
+        f"{r['host_rss_with_workers_peak_mib']} | "
         f"{r['device_peak_mib']} |"
     )
 
@@ -27,7 +28,7 @@ def _steps(r: Mapping[str, object]) -> list[str]:
 
 
 def markdown(report: Mapping[str, object]) -> str:
-    head = "| run | pages | wall s | pages/s | GPU busy | host RSS MiB | with workers MiB | device peak MiB |"
+    head = "| run | pages | wall s | pages/s | GPU busy | host RSS MiB, start -> peak | with workers MiB | device peak MiB |"
     lines = [head, "|---|---|---|---|---|---|---|---|"]
     main: Mapping[str, object] = report["main"]  # type: ignore[assignment]
     lines.append(_row(f"{main['mix']} (main)", main))

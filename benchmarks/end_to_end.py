@@ -124,6 +124,7 @@ def measure(
         "stage_items": {c.stage: len(c.items) for c in engine.calls},
         "stage_s": {c.stage: round(c.seconds, 3) for c in engine.calls},
         "gpu_busy_share": None if sampler.gpu_busy_share is None else round(sampler.gpu_busy_share, 3),
+        "host_rss_start_mib": round(sampler.rss_start / 2**20, 1),
         "host_rss_peak_mib": round(sampler.rss_peak / 2**20, 1),
         "host_rss_with_workers_peak_mib": round(sampler.rss_all_peak / 2**20, 1),
         "device_peak_mib": round(device_peak(args.device) / 2**20, 1),
