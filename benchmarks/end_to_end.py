@@ -62,7 +62,7 @@ def specs_for(args: argparse.Namespace) -> dict[str, ModelSpec]:
 
 
 def build_engine(args: argparse.Namespace, batch: dict[str, int] | None = None, prefetch: int = 3) -> RecordingEngine:
-    sizes = batch or BATCH
+    sizes = batch or {**BATCH, **args.batch_size}
     policies = {s: BatchPolicy(batch_size=sizes[s], prefetch=prefetch) for s in STAGES}
     return RecordingEngine(specs=specs_for(args), policies=policies, progress=None)
 
@@ -147,7 +147,7 @@ def run_dagster(mix: Mix, args: argparse.Namespace, work: Path) -> dict[str, obj
 
     specs = specs_for(args)
     stages = {
-        s: StageConfig(backend=args.backend, device=args.device, dtype=args.dtype, batch_size=BATCH[s], prefetch=3,
+        s: StageConfig(backend=args.backend, device=args.device, dtype=args.dtype, batch_size={**BATCH, **args.batch_size}[s], prefetch=3,
                        options=dict(specs[s].options))
         for s in STAGES
     }  # fmt: skip
@@ -254,6 +254,11 @@ def variants(args: argparse.Namespace, mix: Mix, engine: RecordingEngine, work: 
     return out
 
 
+def _sizes(text: str) -> dict[str, int]:
+    pairs = (item.split("=", 1) for item in text.split(",") if item)
+    return {stage: int(size) for stage, size in pairs}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.end_to_end", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -270,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--no-replay", dest="replay", action="store_false", help="use the layout model's own regions")
     r.add_argument("--device", default="cuda:0")
     r.add_argument("--dtype", default="fp16")
+    r.add_argument("--batch-size", type=_sizes, default={}, help="per-stage batch sizes, e.g. ocr=512")
     r.add_argument("--baseline-pages", type=int, default=0)
     r.add_argument("--model-only", action="store_true")
     r.add_argument("--variants", type=lambda s: [x for x in s.split(",") if x], default=[])
