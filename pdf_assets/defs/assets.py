@@ -100,7 +100,9 @@ def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Ou
     """Every page of every PDF of the run, rendered in parallel processes into the page store."""
     folders = {key: pdf.folder_path(key) for key in context.partition_keys}
     store = pdf.data_path() / "pages"
-    result = render_partitions(folders, store, pdf.render_dpi, pdf.render_workers, run_log_progress(context))
+    result = render_partitions(
+        folders, store, pdf.render_dpi, pdf.render_workers, run_log_progress(context), pdf.render_max_pixels
+    )
     failures = all_failures(result)
     counts = {k: {"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)} for k, m in result.items()}
     yield Output(result, metadata=_stage_meta(result, counts))

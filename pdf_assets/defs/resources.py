@@ -66,6 +66,9 @@ class PdfAssetsResource(ConfigurableResource):
     )
     render_dpi: int = Field(default=144, description="page image resolution")
     render_workers: int | None = Field(default=None, description="render processes (default: CPU count)")
+    render_max_pixels: int = Field(
+        default=8_000_000, description="pages larger than this many pixels at render_dpi are rendered smaller (0: no cap)"
+    )
     layout: StageConfig = Field(default_factory=StageConfig)
     ocr: StageConfig = Field(default_factory=StageConfig)
     tables: StageConfig = Field(default_factory=StageConfig)

@@ -39,12 +39,19 @@ _PNG_FAST = [
 ]
 
 
+# Pages above this many pixels at the render resolution are rendered smaller, to this size.
+# Letter, A4 and A3 pages at 144 dpi stay well under it (1.9-3.9 MP); a poster-sized scan
+# (a 25 x 31 in letter: 16.7 MP) would otherwise cost every stage several ordinary pages.
+DEFAULT_MAX_PAGE_PIXELS = 8_000_000
+
+
 @dataclass(frozen=True)
 class RenderJob:
     partition: str
     pdf_path: str
     store: str  # page store root
     dpi: int = DEFAULT_DPI
+    max_pixels: int = DEFAULT_MAX_PAGE_PIXELS  # 0: no cap
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,23 @@ def render_document(job: RenderJob) -> RenderedDocument:
     return RenderedDocument(DocumentInfo(doc_id, job.partition, str(path.resolve()), len(pages)), pages)
 
 
+def _pixmap(page: pymupdf.Page, job: RenderJob) -> pymupdf.Pixmap:
+    """The page at `job.dpi`, or smaller where that would exceed `job.max_pixels` (the page's
+    `px_per_pt` records the scale either way, so boxes in points stay exact)."""
+    scale = job.dpi / 72.0
+    area = page.rect.width * page.rect.height * scale * scale
+    if not job.max_pixels or area <= job.max_pixels:
+        return page.get_pixmap(dpi=job.dpi, alpha=False)
+    scale *= (job.max_pixels / area) ** 0.5
+    logger.info("page %d of %s is %.1f MP at %d dpi: rendered at %.0f dpi", page.number + 1, job.pdf_path, area / 1e6, job.dpi, 72 * scale)
+    return page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False)
+
+
 def _render_page(doc: pymupdf.Document, page_no: int, doc_id: str, job: RenderJob) -> PageRef:
     page = doc[page_no]
     out = Path(job.store) / doc_id[:2] / doc_id / f"{page_no:04d}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    pix = page.get_pixmap(dpi=job.dpi, alpha=False)
+    pix = _pixmap(page, job)
     save_pixmap(pix, out)
     text_chars = len(page.get_text("text").strip())
     # PyMuPDF's page.rect already accounts for /Rotate, matching the rendered pixmap.
@@ -145,10 +164,15 @@ def render_partitions(
     dpi: int = DEFAULT_DPI,
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    max_pixels: int = DEFAULT_MAX_PAGE_PIXELS,
 ) -> dict[str, PagesManifest]:
-    """Render the PDFs of every partition of the run in one process pool."""
+    """Render the PDFs of every partition of the run on the worker processes."""
     started = time.perf_counter()
-    jobs = [RenderJob(key, str(pdf), str(store), dpi) for key, folder in folders.items() for pdf in list_pdfs(folder)]
+    jobs = [
+        RenderJob(key, str(pdf), str(store), dpi, max_pixels)
+        for key, folder in folders.items()
+        for pdf in list_pdfs(folder)
+    ]
     rendered = render_all(jobs, workers, progress)
     metrics = StageMetrics(
         stage="pages",
