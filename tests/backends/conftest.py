@@ -63,7 +63,10 @@ class Sample:
             piece = image.crop((int(px.x0), int(px.y0), int(px.x1), int(px.y1)))
         out = self.root / f"crop-{index}.png"
         piece.save(out)
-        return Crop(region, str(self.pdf), str(out), s, piece.width, piece.height, text_layer, line_boxes)
+        return Crop(
+            region, str(self.pdf), str(out), s, piece.width, piece.height, text_layer, line_boxes,
+            page_image=self.page.image_path, padded_box=padded.clipped(PAGE_W, PAGE_H),
+        )  # fmt: skip
 
 
 def render_sample(root: Path, scale: float = 1.0) -> Sample:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,8 @@ def test_crop_origin_matches_the_padded_crop(sample: Sample) -> None:
     crop = sample.crop(TABLE_BOX, "table", 4)
     ox, oy = crop_origin_pt(crop)
     assert abs(ox - (TABLE_BOX.x0 - 2)) < 1 and abs(oy - (TABLE_BOX.y0 - 2)) < 1
+    estimated = crop_origin_pt(replace(crop, padded_box=None))  # crops built without a padded box
+    assert abs(estimated[0] - ox) < 1 and abs(estimated[1] - oy) < 1
     with pymupdf.open(sample.pdf) as doc:
         assert doc[0].get_text("words", clip=pymupdf.Rect(ox, oy, ox + 40, oy + 20))[0][4] == "Region"
 

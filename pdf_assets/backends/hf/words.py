@@ -4,10 +4,10 @@ MuPDF holds the GIL while it parses a page, so reading the words of a batch's ta
 the batch runner's prefetch threads ran one table at a time; the worker processes read
 several PDFs at once. This module imports no torch, so the workers stay light.
 
-Coordinates: everything is matched in crop pixels. Older crops carry no padded box, so
-the crop's origin in points is estimated from the crop size assuming symmetric padding
-(off by at most half the padding where the crop touches a page edge: well under a word's
-width).
+Coordinates: everything is matched in crop pixels. A crop records the padded box it was
+cut from, so its origin in points is exact. Crops built without one (by hand, in tests)
+fall back to an estimate from the crop size that assumes symmetric padding (off by at most
+half the padding where the crop touches a page edge: well under a word's width).
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ MIN_PARALLEL_TABLES = 8
 
 
 def crop_origin_pt(crop: Crop) -> tuple[float, float]:
-    """Top-left of the crop in page points (see the module docstring for the estimate)."""
+    """Top-left of the crop's pixels in page points (see the module docstring)."""
+    if crop.padded_box is not None:
+        # The cut starts at the whole pixel below the padded box's corner (stages.crops.pixel_box).
+        s = crop.px_per_pt
+        return int(crop.padded_box.x0 * s) / s, int(crop.padded_box.y0 * s) / s
     box = crop.region.box
     pad_x = max(0.0, (crop.width_px / crop.px_per_pt - box.width) / 2)
     pad_y = max(0.0, (crop.height_px / crop.px_per_pt - box.height) / 2)
