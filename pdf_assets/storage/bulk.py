@@ -117,7 +117,34 @@ class ReturningWriter:
         return list(self._session.scalars(stmt, list(rows)))
 
 
-class SqliteWriter:
+class _ExplicitIdWriter:
+    """Writers that choose the ids themselves and hand rows to the driver as tuples."""
+
+    def __init__(self, session: Session) -> None:
+        self._conn: Connection = session.connection()
+        self._quote = self._conn.dialect.identifier_preparer
+
+    def insert(self, model: type[Base], rows: Sequence[Row]) -> int:
+        if rows:
+            self._write(_table(model), *_parameters(self._conn, _table(model), rows))
+        return len(rows)
+
+    def insert_ids(self, model: type[Base], rows: Sequence[Row]) -> list[int]:
+        if not rows:
+            return []
+        table = _table(model)
+        ids = self._new_ids(table, len(rows))
+        self._write(table, *_parameters(self._conn, table, rows, ids))
+        return ids
+
+    def _new_ids(self, table: Table, n: int) -> list[int]:
+        raise NotImplementedError
+
+    def _write(self, table: Table, columns: Sequence[str], values: Iterable[Sequence[object]]) -> None:
+        raise NotImplementedError
+
+
+class SqliteWriter(_ExplicitIdWriter):
     """One executemany of a plain INSERT per table, ids from `max(id) + 1`.
 
     Parameters go to the driver as tuples (`exec_driver_sql`): SQLAlchemy's per-row handling
@@ -126,32 +153,18 @@ class SqliteWriter:
     keeps the ids free.
     """
 
-    def __init__(self, session: Session) -> None:
-        self._conn = session.connection()
-        self._quote = self._conn.dialect.identifier_preparer
-
-    def insert(self, model: type[Base], rows: Sequence[Row]) -> int:
-        if rows:
-            self._executemany(_table(model), *_parameters(self._conn, _table(model), rows))
-        return len(rows)
-
-    def insert_ids(self, model: type[Base], rows: Sequence[Row]) -> list[int]:
-        if not rows:
-            return []
-        table = _table(model)
+    def _new_ids(self, table: Table, n: int) -> list[int]:
         first = (self._conn.scalar(select(func.max(table.c.id))) or 0) + 1
-        ids = list(range(first, first + len(rows)))
-        self._executemany(table, *_parameters(self._conn, table, rows, ids))
-        return ids
+        return list(range(first, first + n))
 
-    def _executemany(self, table: Table, columns: Sequence[str], values: Iterable[Sequence[object]]) -> None:
+    def _write(self, table: Table, columns: Sequence[str], values: Iterable[Sequence[object]]) -> None:
         names = ", ".join(self._quote.quote(c) for c in columns)
         marks = ", ".join("?" * len(columns))
         statement = f"INSERT INTO {self._quote.format_table(table)} ({names}) VALUES ({marks})"
         self._conn.exec_driver_sql(statement, list(values))
 
 
-class PostgresCopyWriter:
+class PostgresCopyWriter(_ExplicitIdWriter):
     """`COPY ... FROM STDIN` on the session's psycopg 3 connection, in the session's transaction.
 
     Values go through psycopg's own adapters in COPY's text format, so strings with tabs,
@@ -161,24 +174,10 @@ class PostgresCopyWriter:
     """
 
     def __init__(self, session: Session) -> None:
-        self._conn: Connection = session.connection()
+        super().__init__(session)
         self._driver = self._conn.connection.driver_connection
-        self._quote = self._conn.dialect.identifier_preparer
 
-    def insert(self, model: type[Base], rows: Sequence[Row]) -> int:
-        if rows:
-            self._copy(_table(model), *_parameters(self._conn, _table(model), rows))
-        return len(rows)
-
-    def insert_ids(self, model: type[Base], rows: Sequence[Row]) -> list[int]:
-        if not rows:
-            return []
-        table = _table(model)
-        ids = self._reserve_ids(table, len(rows))
-        self._copy(table, *_parameters(self._conn, table, rows, ids))
-        return ids
-
-    def _reserve_ids(self, table: Table, n: int) -> list[int]:
+    def _new_ids(self, table: Table, n: int) -> list[int]:
         """`n` fresh ids of `table.id`, rising, so ids follow the rows' order as INSERTs would."""
         name = self._quote.format_table(table)
         sequence = self._conn.scalar(text("select pg_get_serial_sequence(:t, 'id')"), {"t": name})
@@ -187,7 +186,7 @@ class PostgresCopyWriter:
         query = text("select nextval(cast(:s as regclass)) from generate_series(1, :n)")
         return sorted(self._conn.scalars(query, {"s": sequence, "n": n}))
 
-    def _copy(self, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    def _write(self, table: Table, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
         names = ", ".join(self._quote.quote(c) for c in columns)
         statement = f"COPY {self._quote.format_table(table)} ({names}) FROM STDIN"
         dbapi_error: type[Exception] = self._conn.dialect.loaded_dbapi.Error
