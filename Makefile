@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LINT_PATHS := pdf_assets tests benchmarks
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
 .PHONY: install demo test ui clean
@@ -18,7 +19,11 @@ demo: $(STAMP)
 	$(VENV)/bin/pdf-assets demo
 	$(VENV)/bin/pdf-assets show
 
+# Static checks first (lint, formatting, types), then the test suite; the first failure stops it.
 test: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 ui: $(STAMP)

@@ -246,7 +246,11 @@ def report_worker_timings(stage: str, models: list[Model]) -> None:
 
 
 def oom_demo(
-    args: argparse.Namespace, stage: str, device: str, models: list[Model], items: list[Item],
+    args: argparse.Namespace,
+    stage: str,
+    device: str,
+    models: list[Model],
+    items: list[Item],
     normal: StageRun[object],
 ) -> dict[str, object]:
     """A batch far too large for the device: it must finish, with the normal run's outputs."""
@@ -292,9 +296,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=4, help="warm-up items at batch 1 (default %(default)s)")
     p.add_argument("--scanned", action="store_true", help="pages without a text layer (image path)")
     p.add_argument("--no-page-by-page", dest="page_by_page", action="store_false",
-                   help="skip the batch-1 run (scaling studies across devices)")
+                   help="skip the batch-1 run (scaling studies across devices)")  # fmt: skip
     p.add_argument("--process-replicas", action="store_true",
-                   help="--reference: run even a single device in a worker process, as cuda:all does")
+                   help="--reference: run even a single device in a worker process, as cuda:all does")  # fmt: skip
     p.add_argument("--oom-demo", action="store_true", help="also run with a batch far too large")
     p.add_argument("--oom-batch-size", default=DEFAULT_OOM_BATCH, help="per stage (default %(default)s)")
     p.add_argument("--oom-items", type=int, default=None, help="items for the OOM demo (default --items)")

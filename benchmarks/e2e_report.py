@@ -28,7 +28,10 @@ def _steps(r: Mapping[str, object]) -> list[str]:
 
 
 def markdown(report: Mapping[str, object]) -> str:
-    head = "| run | pages | wall s | pages/s | GPU busy | host RSS MiB, start -> peak | with workers MiB | device peak MiB |"
+    head = (
+        "| run | pages | wall s | pages/s | GPU busy | host RSS MiB, start -> peak | with workers MiB "
+        "| device peak MiB |"
+    )
     lines = [head, "|---|---|---|---|---|---|---|---|"]
     main: Mapping[str, object] = report["main"]  # type: ignore[assignment]
     lines.append(_row(f"{main['mix']} (main)", main))

@@ -27,8 +27,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.e2e_support import RecordingEngine, Sampler, model_only_seconds, output_digest
 from benchmarks.e2e_report import markdown
+from benchmarks.e2e_support import RecordingEngine, Sampler, model_only_seconds, output_digest
 from benchmarks.mixes import Mix, born_digital_sources, build_mix, scanned_sources
 from benchmarks.replay import ReplayedLayout, load_regions, record_regions
 from pdf_assets.backends.registry import register_models
@@ -147,8 +147,9 @@ def run_dagster(mix: Mix, args: argparse.Namespace, work: Path) -> dict[str, obj
     from pdf_assets.defs.resources import PdfAssetsResource, StageConfig
 
     specs = specs_for(args)
+    batch_size = {**BATCH, **args.batch_size}
     stages = {
-        s: StageConfig(backend=args.backend, device=args.device, dtype=args.dtype, batch_size={**BATCH, **args.batch_size}[s], prefetch=3,
+        s: StageConfig(backend=args.backend, device=args.device, dtype=args.dtype, batch_size=batch_size[s], prefetch=3,
                        options=dict(specs[s].options))
         for s in STAGES
     }  # fmt: skip
@@ -166,7 +167,12 @@ def run_dagster(mix: Mix, args: argparse.Namespace, work: Path) -> dict[str, obj
     tags = {RANGE_START: keys[0], RANGE_END: keys[-1]}
     result = job.execute_in_process(instance=instance, tags=tags, run_config=quiet, raise_on_error=False)
     wall = time.perf_counter() - started
-    return {"pages": mix.pages, "wall_s": round(wall, 3), "pages_per_s": round(mix.pages / wall, 2), "success": result.success}
+    return {
+        "pages": mix.pages,
+        "wall_s": round(wall, 3),
+        "pages_per_s": round(mix.pages / wall, 2),
+        "success": result.success,
+    }
 
 
 def apply_variant(name: str) -> None:
@@ -177,7 +183,6 @@ def apply_variant(name: str) -> None:
 
     from pdf_assets.backends.hf.detection import PAD_MULTIPLE, ShapeBuckets
     from pdf_assets.backends.registry import _CACHE
-
     from pdf_assets.backends.torch_base import cudnn_autotune_enabled
 
     torch.backends.cudnn.benchmark = {"no-autotune": False, "autotune": True}.get(name, cudnn_autotune_enabled())
@@ -195,7 +200,11 @@ def environment(device: str) -> dict[str, object]:
 
     import pymupdf
 
-    env: dict[str, object] = {"python": platform.python_version(), "cpus": os.cpu_count(), "pymupdf": pymupdf.__version__}
+    env: dict[str, object] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "pymupdf": pymupdf.__version__,
+    }
     try:
         import torch
         import transformers
@@ -231,7 +240,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     return report
 
 
-def _sized(pages: int, sources: list[Path], engine: RecordingEngine, args: argparse.Namespace, work: Path) -> dict[str, object]:
+def _sized(
+    pages: int, sources: list[Path], engine: RecordingEngine, args: argparse.Namespace, work: Path
+) -> dict[str, object]:
     return measure(build_mix(args.mix, sources, pages, work / f"size-{pages}"), engine, args, work)
 
 
@@ -240,10 +251,16 @@ def baseline(args: argparse.Namespace, sources: list[Path], engine: RecordingEng
     mix = build_mix(args.mix, sources, args.baseline_pages, work / "baseline")
     batched = measure(mix, engine, args, work)
     single = measure(mix, build_engine(args, {s: 1 for s in STAGES}, prefetch=0), args, work)
-    return {"batched": batched, "page_by_page": single, "ratio": round(float(single["wall_s"]) / float(batched["wall_s"]), 2)}  # type: ignore[arg-type]
+    return {
+        "batched": batched,
+        "page_by_page": single,
+        "ratio": round(float(single["wall_s"]) / float(batched["wall_s"]), 2),
+    }  # type: ignore[arg-type]
 
 
-def variants(args: argparse.Namespace, mix: Mix, engine: RecordingEngine, work: Path, ref: dict[str, object]) -> list[dict[str, object]]:
+def variants(
+    args: argparse.Namespace, mix: Mix, engine: RecordingEngine, work: Path, ref: dict[str, object]
+) -> list[dict[str, object]]:
     out = []
     for name in args.variants:
         apply_variant(name)

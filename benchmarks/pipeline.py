@@ -32,7 +32,12 @@ DEFAULT_BATCH = {"layout": 32, "ocr": 256, "tables": 32, "figures": 16}
 
 def build_engine(args: argparse.Namespace) -> InferenceEngine:
     """hf on every stage; reference-size random models are registered under the same specs."""
-    specs = {s: ModelSpec(stage=s, backend="hf", device=args.device, dtype=args.dtype, options=_options(s, args.layout_threshold)) for s in STAGES}
+    specs = {
+        s: ModelSpec(
+            stage=s, backend="hf", device=args.device, dtype=args.dtype, options=_options(s, args.layout_threshold)
+        )
+        for s in STAGES
+    }
     if args.reference:
         from pdf_assets.backends.devices import resolve_devices
         from pdf_assets.backends.hf.reference import build_reference_model
@@ -73,9 +78,7 @@ class CycledLabels:
 
     def postprocess(self, raw: object, items: list[object]) -> list[list[DetectedRegion]]:
         pages = self._model.postprocess(raw, items)  # type: ignore[attr-defined]
-        return [
-            [replace(r, label=self.CYCLE[i % len(self.CYCLE)]) for i, r in enumerate(regions)] for regions in pages
-        ]
+        return [[replace(r, label=self.CYCLE[i % len(self.CYCLE)]) for i, r in enumerate(regions)] for regions in pages]
 
 
 def _options(stage: str, layout_threshold: float) -> tuple[tuple[str, str], ...]:
@@ -108,13 +111,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = run_pipeline(folders, work / "data", engine)
     total = time.perf_counter() - started
     pages = sum(len(m.pages) for m in out.pages.values())
-    metrics = [m.metrics[0] for group in (out.pages, out.layouts, out.texts, out.tables, out.figures) for m in list(group.values())[:1]]
+    metrics = [
+        m.metrics[0]
+        for group in (out.pages, out.layouts, out.texts, out.tables, out.figures)
+        for m in list(group.values())[:1]
+    ]
     rows = [m.as_dict() for m in metrics]
     print(f"pages: {pages}  wall: {total:.1f} s  pages/s: {pages / total:.2f}")
     print("| stage | backend | device | items | batches | max batch | items/s | seconds | failures |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['stage']} | {r['backend']} | {r['device']} | {r['items']} | {r['batches']} | {r['max_batch_size']} | {r['items_per_s']} | {r['seconds']} | {r['failures']} |")
+        print(
+            f"| {r['stage']} | {r['backend']} | {r['device']} | {r['items']} | {r['batches']} "
+            f"| {r['max_batch_size']} | {r['items_per_s']} | {r['seconds']} | {r['failures']} |"
+        )
     if args.json:
         args.json.write_text(json.dumps({"pages": pages, "seconds": total, "stages": rows}, indent=2))
     return 0

@@ -42,7 +42,9 @@ def record_regions(sources: Sequence[Path], out: Path, workers: int | None = Non
     for src in sources:
         (folder / src.name).write_bytes(src.read_bytes())
     pages = render_partitions({"sources": folder}, work / "pages", workers=workers)["sources"].pages
-    engine = InferenceEngine(specs={"layout": ModelSpec(stage="layout", backend="embedded", device="cpu")}, progress=None)
+    engine = InferenceEngine(
+        specs={"layout": ModelSpec(stage="layout", backend="embedded", device="cpu")}, progress=None
+    )
     run = engine.run("layout", list(pages))
     table = {
         page_id(page): [[r.label, *r.box.as_tuple(), r.score] for r in (regions or [])]

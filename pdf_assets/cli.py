@@ -42,7 +42,9 @@ class ProgressBars(logging.Handler):
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     progress = logging.getLogger("pdf_assets.progress")
     progress.setLevel(logging.INFO)
     progress.propagate = verbose
@@ -84,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pdf-assets", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("demo", "write sample PDFs into the inbox and process them"), ("run", "process PDF folders")):
+    for name, help_text in (
+        ("demo", "write sample PDFs into the inbox and process them"),
+        ("run", "process PDF folders"),
+    ):
         p = sub.add_parser(name, help=help_text)
         if name == "run":
             p.add_argument("folders", nargs="+", help="folders of PDFs (one partition each)")
@@ -92,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--inbox", help="inbox folder (default: $PDF_ASSETS_INBOX or ./inbox)")
         p.add_argument("--data-dir", help="page store and values (default: $PDF_ASSETS_DATA_DIR or ./data)")
         p.add_argument("--db-url", help="SQLAlchemy URL (default: $PDF_ASSETS_DB_URL or SQLite in the data dir)")
-        p.add_argument("--backend", choices=("embedded", "hf", "fake"), default="embedded", help="model family for every stage")
+        p.add_argument(
+            "--backend", choices=("embedded", "hf", "fake"), default="embedded", help="model family for every stage"
+        )
         p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | cuda:all")
         p.add_argument("--dagster-log-level", default="WARNING", help="Dagster's console log level (e.g. INFO)")
     show = sub.add_parser("show", help="print what the database holds")

@@ -9,7 +9,18 @@ from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.queries import summary
 from pdf_assets.storage.schema import StageMetricRow
 
-METRIC_COLUMNS = ("stage", "backend", "device", "items", "batches", "max_batch_size", "oom_retries", "failures", "seconds", "items_per_s")
+METRIC_COLUMNS = (
+    "stage",
+    "backend",
+    "device",
+    "items",
+    "batches",
+    "max_batch_size",
+    "oom_retries",
+    "failures",
+    "seconds",
+    "items_per_s",
+)
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -25,11 +36,21 @@ def print_run_summary(db_url: str | None, run_id: str) -> None:
         init_db(engine)
         with session_scope(engine) as session:
             rows = session.execute(select(StageMetricRow).where(StageMetricRow.run_id == run_id)).scalars().all()
-            table = [[str(getattr(r, c)) if not isinstance(getattr(r, c), float) else f"{getattr(r, c):.2f}" for c in METRIC_COLUMNS] for r in rows]
+            table = [
+                [
+                    str(getattr(r, c)) if not isinstance(getattr(r, c), float) else f"{getattr(r, c):.2f}"
+                    for c in METRIC_COLUMNS
+                ]
+                for r in rows
+            ]
     finally:
         engine.dispose()
     print(f"\nrun {run_id}")
-    print(_table(table, list(METRIC_COLUMNS)) if table else "(no stage metrics recorded: the run failed before the database write)")
+    print(
+        _table(table, list(METRIC_COLUMNS))
+        if table
+        else "(no stage metrics recorded: the run failed before the database write)"
+    )
 
 
 def print_summary(db_url: str | None) -> int:
@@ -44,9 +65,15 @@ def print_summary(db_url: str | None) -> int:
         print("the database is empty: run `pdf-assets demo` or drop a folder into the inbox")
         return 0
     rows = [
-        [p.key, f"{p.documents_ok}/{p.documents_ok + p.documents_error}", str(p.pages),
-         " ".join(f"{k}={v}" for k, v in p.regions_by_kind.items()),
-         " ".join(f"{k}={v}" for k, v in p.texts_by_source.items()), str(p.tables), str(p.figures)]
+        [
+            p.key,
+            f"{p.documents_ok}/{p.documents_ok + p.documents_error}",
+            str(p.pages),
+            " ".join(f"{k}={v}" for k, v in p.regions_by_kind.items()),
+            " ".join(f"{k}={v}" for k, v in p.texts_by_source.items()),
+            str(p.tables),
+            str(p.figures),
+        ]
         for p in data.partitions
     ]
     print(_table(rows, ["partition", "docs ok", "pages", "regions", "text", "tables", "figures"]))

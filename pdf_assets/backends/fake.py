@@ -222,8 +222,6 @@ _STAGE_MODELS: dict[str, type[StageFake]] = {
 }
 
 
-
-
 def devices_for(spec: ModelSpec) -> list[str]:
     """One CPU replica, or `replicas=N` pretend devices to exercise data parallelism."""
     replicas = spec.optional_int("replicas")

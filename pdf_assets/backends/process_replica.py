@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from pdf_assets.core.errors import DeviceOutOfMemoryError, SystemicError
 from pdf_assets.core.model import BatchModel
@@ -66,7 +66,9 @@ def item_cost(item: object) -> float:
 class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[ItemT, OutT]):
     """Client side of one worker process holding one model replica."""
 
-    def __init__(self, factory: Callable[[], AnyModel], cpu_threads: int | None = None, timeout_s: float = 600.0) -> None:
+    def __init__(
+        self, factory: Callable[[], AnyModel], cpu_threads: int | None = None, timeout_s: float = 600.0
+    ) -> None:
         """`cpu_threads` caps the worker's CPU thread pools (torch, OpenMP, image decoding):
         several workers each sizing themselves to the whole machine oversubscribe its cores."""
         ctx = multiprocessing.get_context("spawn")
@@ -83,7 +85,7 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
         if not hello.ok:
             self._process.join(5)
             raise SystemicError(f"model replica failed to load in its worker: {hello.value}")
-        self.name, self.device = hello.value  # type: ignore[misc]
+        self.name, self.device = hello.value
         threading.Thread(target=self._receive, name=f"replica-{self.device}", daemon=True).start()
 
     def _receive(self) -> None:
@@ -92,8 +94,8 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
             try:
                 ticket, reply = self._conn.recv()
             except (EOFError, OSError):
-                for future in list(self._waiting.values()):
-                    future.set_result(_Reply(False, ("systemic", "worker process exited")))
+                for waiting in list(self._waiting.values()):
+                    waiting.set_result(_Reply(False, ("systemic", "worker process exited")))
                 return
             future = self._waiting.pop(ticket, None)
             if future is not None:
@@ -109,7 +111,7 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
     def _unwrap(self, reply: _Reply) -> object:
         if reply.ok:
             return reply.value
-        kind, message = reply.value  # type: ignore[misc]
+        kind, message = cast("tuple[str, str]", reply.value)
         if kind == "oom":
             raise DeviceOutOfMemoryError(message)
         if kind == "systemic":

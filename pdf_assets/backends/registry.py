@@ -39,7 +39,7 @@ class _Family(Protocol):
 def _family(backend: str) -> _Family:
     if backend not in _FAMILIES:
         raise ConfigError(f"unknown backend {backend!r}; expected one of {sorted(_FAMILIES)}")
-    module: _Family = importlib.import_module(_FAMILIES[backend])  # type: ignore[assignment]
+    module: _Family = importlib.import_module(_FAMILIES[backend])
     return module
 
 

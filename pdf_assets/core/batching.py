@@ -39,6 +39,7 @@ from pdf_assets.core.work_queue import Progress, WorkQueue
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class StageRun(Generic[OutT]):
     """Outputs aligned with the input items (None where the item failed)."""
@@ -195,7 +196,10 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
     def _succeeded(self, idx: list[int], pairs: list[tuple[int, OutT]], started: float) -> None:
         self.shared.record(pairs, {}, len(idx))
         logger.debug(
-            "%s on %s: batch of %d in %.3fs", self.shared.stage, self.model.device, len(idx),
+            "%s on %s: batch of %d in %.3fs",
+            self.shared.stage,
+            self.model.device,
+            len(idx),
             time.perf_counter() - started,
         )
         if len(idx) >= self.size:
@@ -224,8 +228,11 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         self.size = min(self.size, half)
         self.clean = 0
         logger.debug(
-            "%s on %s: out of memory at batch %d, retrying at %d", self.shared.stage, self.model.device,
-            len(idx), self.size,
+            "%s on %s: out of memory at batch %d, retrying at %d",
+            self.shared.stage,
+            self.model.device,
+            len(idx),
+            self.size,
         )
         self.shared.give_back(idx + self._drop_pipeline())
 
@@ -319,8 +326,13 @@ def _log_replicas(stage: str, replicas: Sequence[_Replica[ItemT, BatchT, RawT, O
             logger.info("%s: replica on %s got no work (fewer batches than replicas)", stage, replica.model.device)
             continue
         logger.info(
-            "%s on %s: %d batches, %d items, %.2fs in forward, %.2fs waiting for preprocessing", stage,
-            replica.model.device, replica.forwards, replica.items_done, replica.busy, replica.waited,
+            "%s on %s: %d batches, %d items, %.2fs in forward, %.2fs waiting for preprocessing",
+            stage,
+            replica.model.device,
+            replica.forwards,
+            replica.items_done,
+            replica.busy,
+            replica.waited,
         )
 
 
@@ -328,7 +340,15 @@ def _log_summary(metrics: StageMetrics) -> None:
     sizes = metrics.batch_sizes
     logger.info(
         "%s [%s on %s]: %d items, %d batches (size %d..%d), %d OOM retries, %d failures, %.2fs, %.1f items/s",
-        metrics.stage, metrics.backend, metrics.device, metrics.items, metrics.batches,
-        min(sizes) if sizes else 0, max(sizes) if sizes else 0, metrics.oom_retries, metrics.failures,
-        metrics.seconds, metrics.items_per_s,
+        metrics.stage,
+        metrics.backend,
+        metrics.device,
+        metrics.items,
+        metrics.batches,
+        min(sizes) if sizes else 0,
+        max(sizes) if sizes else 0,
+        metrics.oom_retries,
+        metrics.failures,
+        metrics.seconds,
+        metrics.items_per_s,
     )

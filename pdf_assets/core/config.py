@@ -83,7 +83,8 @@ class ModelSpec:
         unknown = sorted(set(dict(self.options)) - allowed)
         if unknown:
             raise ConfigError(
-                f"unknown option(s) {unknown} for the {self.backend} {self.stage} stage; expected some of {sorted(allowed)}"
+                f"unknown option(s) {unknown} for the {self.backend} {self.stage} stage; "
+                f"expected some of {sorted(allowed)}"
             )
 
     def int_option(self, key: str, default: int) -> int:

@@ -110,13 +110,22 @@ class MemoryBudget:
         if fit < self._policy.min_batch_size:
             logger.warning(
                 "memory budget %.2f GiB for %s on %s fits %d item(s) per batch; using min_batch_size %d",
-                self.bytes / GIB, self.key[1], self.key[2], fit, size,
+                self.bytes / GIB,
+                self.key[1],
+                self.key[2],
+                fit,
+                size,
             )
         with _LOCK:
             _FITTED[self.key] = size
         self.fitted = size
         logger.info(
             "memory budget %.2f GiB for %s/%s on %s: %.1f MiB per item, batch size %d",
-            self.bytes / GIB, self.key[0], self.key[1], self.key[2], per_item / (1 << 20), size,
+            self.bytes / GIB,
+            self.key[0],
+            self.key[1],
+            self.key[2],
+            per_item / (1 << 20),
+            size,
         )
         return size

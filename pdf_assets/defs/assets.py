@@ -9,6 +9,7 @@ ONE run and each model batches across all of its documents.
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -54,14 +55,15 @@ from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.repository import replace_partitions
 
 GROUP = "pdf"
-COMMON = {
+# Keyword arguments every asset shares; their types are as varied as `@asset`'s parameters.
+COMMON: dict[str, Any] = {
     "partitions_def": folder_partitions,
     "backfill_policy": BackfillPolicy.single_run(),
     "retry_policy": RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL),
     "io_manager_key": "pdf_values",
     "group_name": GROUP,
 }
-GPU = {"pool": "gpu"}
+GPU: dict[str, Any] = {"pool": "gpu"}
 
 pdf_folders = AssetSpec(
     "pdf_folders",
@@ -94,7 +96,6 @@ def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckRes
     )
 
 
-
 @asset(deps=[pdf_folders], check_specs=_check("pages", "documents_readable", "Every PDF opened and rendered"), **COMMON)
 def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Output | AssetCheckResult]:
     """Every page of every PDF of the run, rendered in parallel processes into the page store."""
@@ -104,7 +105,9 @@ def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Ou
         folders, store, pdf.render_dpi, pdf.render_workers, run_log_progress(context), pdf.render_max_pixels
     )
     failures = all_failures(result)
-    counts = {k: {"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)} for k, m in result.items()}
+    counts = {
+        k: {"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)} for k, m in result.items()
+    }
     yield Output(result, metadata=_stage_meta(result, counts))
     yield _failures_check("documents_readable", failures)
 
@@ -164,9 +167,7 @@ def figure_results(
     """Figure crops with linked captions, and chart data where a chart model is configured."""
     with fail_fast_on_systemic_errors():
         result = extract_figures(categorized_regions, text_results, progress_to_log(context, pdf.engine()))
-    counts = {
-        k: {"figures": len(m.results), "charts": sum(1 for f in m.results if f.chart)} for k, m in result.items()
-    }
+    counts = {k: {"figures": len(m.results), "charts": sum(1 for f in m.results if f.chart)} for k, m in result.items()}
     return Output(result, metadata=_stage_meta(result, counts))
 
 
@@ -195,7 +196,7 @@ def db_rows(
         k: {"documents": len(m.documents), "pages": len(m.pages), "regions": len(categorized_regions[k].regions)}
         for k, m in pages.items()
     }
-    meta = {f"rows/{table}": MetadataValue.int(n) for table, n in inserted.items()}
+    meta: dict[str, MetadataValue] = {f"rows/{table}": MetadataValue.int(n) for table, n in inserted.items()}
     meta["failures"] = MetadataValue.int(len(bundle.failures))
     meta["preview"] = counts_preview(per_partition)
     return Output(per_partition, metadata=meta)

@@ -13,7 +13,6 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
-
 from dagster import (
     AssetMaterialization,
     DefaultSensorStatus,
@@ -41,7 +40,7 @@ RANGE_END = "dagster/asset_partition_range_end"
 def contiguous_ranges(keys: Sequence[str], order: Sequence[str]) -> list[tuple[str, str]]:
     """Split `keys` into runs of neighbours in the partition order (one run request each)."""
     position = {k: i for i, k in enumerate(order)}
-    wanted = sorted((position[k] for k in set(keys) if k in position))
+    wanted = sorted(position[k] for k in set(keys) if k in position)
     ranges: list[tuple[str, str]] = []
     for pos in wanted:
         if ranges and position[ranges[-1][1]] == pos - 1:

@@ -23,7 +23,11 @@ from pdf_assets.defs.resources import PdfAssetsResource
 def build_definitions(pdf: PdfAssetsResource | None = None) -> Definitions:
     """Definitions with a given resource (the CLI and tests pass their own settings)."""
     pdf = pdf or PdfAssetsResource.from_env()
-    values = PartitionedValueIOManager(base_dir=str(pdf.data_path() / "values")) if pdf.data_dir else PartitionedValueIOManager()
+    values = (
+        PartitionedValueIOManager(base_dir=str(pdf.data_path() / "values"))
+        if pdf.data_dir
+        else PartitionedValueIOManager()
+    )
     return Definitions(
         assets=[pdf_folders, pages, layouts, categorized_regions, text_results, table_results, figure_results, db_rows],
         jobs=[pdf_job],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext
@@ -25,7 +26,7 @@ class PartitionedValueIOManager(ConfigurableIOManager):
     def _root(self) -> Path:
         return Path(self.base_dir) if self.base_dir else default_data_dir() / "values"
 
-    def _path(self, asset_path: list[str], partition: str) -> Path:
+    def _path(self, asset_path: Sequence[str], partition: str) -> Path:
         return self._root().joinpath(*asset_path) / f"{partition}.pkl"
 
     def handle_output(self, context: OutputContext, obj: dict[str, object]) -> None:
@@ -45,8 +46,7 @@ class PartitionedValueIOManager(ConfigurableIOManager):
             path = self._path(asset_path, key)
             if not path.exists():
                 raise FileNotFoundError(
-                    f"no stored value for {context.asset_key.to_user_string()} partition {key!r}: "
-                    "materialize it first"
+                    f"no stored value for {context.asset_key.to_user_string()} partition {key!r}: materialize it first"
                 )
             with path.open("rb") as fh:
                 values[key] = pickle.load(fh)

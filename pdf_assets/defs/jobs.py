@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-
-PIPELINE_ASSETS = ("pages", "layouts", "categorized_regions", "text_results", "table_results", "figure_results", "db_rows")
+PIPELINE_ASSETS = (
+    "pages",
+    "layouts",
+    "categorized_regions",
+    "text_results",
+    "table_results",
+    "figure_results",
+    "db_rows",
+)
 
 # In-process: torch is imported and each model loaded once per run, not once per step.
 pdf_job = define_asset_job(

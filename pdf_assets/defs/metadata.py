@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dagster import AssetExecutionContext, MetadataValue
 
 from pdf_assets.core.types import ItemFailure, StageMetrics
-from pdf_assets.core.batching import Progress
+from pdf_assets.core.work_queue import Progress
 from pdf_assets.stages.engine import InferenceEngine, log_progress
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pdf_assets.core.types import Box, Crop, ItemFailure, PageRef, Region, RegionKind
 from pdf_assets.core.parallel import process_map
+from pdf_assets.core.types import Box, Crop, ItemFailure, PageRef, Region, RegionKind
 
 CROP_PADDING_PT = 2.0
 
@@ -133,7 +133,7 @@ def cut_all(crops: Sequence[Crop]) -> dict[str, str]:
             by_page[crop.page_image].append((crop.image_path, crop_pixels(crop)))
     jobs = list(by_page.items())
     workers = 1 if sum(len(p) for _, p in jobs) < MIN_PARALLEL_CROPS else None
-    return {page: error for (page, _), error in zip(jobs, process_map(cut_page, jobs, workers)) if error}
+    return {page: error for (page, _), error in zip(jobs, process_map(cut_page, jobs, workers), strict=True) if error}
 
 
 # Below this many crops they are cut inline: a worker round trip would cost more.

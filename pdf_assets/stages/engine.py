@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from pdf_assets.backends.registry import load_models
-from pdf_assets.core.batching import Progress, StageRun, run_batched
+from pdf_assets.core.batching import StageRun, run_batched
 from pdf_assets.core.config import STAGES, BatchPolicy, ModelSpec
 from pdf_assets.core.host_memory import release_free_memory
+from pdf_assets.core.model import BatchModel
 from pdf_assets.core.types import StageMetrics
+from pdf_assets.core.work_queue import Progress
 
 logger = logging.getLogger(__name__)
 progress_logger = logging.getLogger("pdf_assets.progress")
@@ -29,9 +31,7 @@ DEFAULT_BATCH = {"layout": 8, "ocr": 32, "tables": 8, "figures": 8}
 
 def log_progress(stage: str, done: int, total: int) -> None:
     """Progress as log records: the Dagster log shows them, the CLI draws bars from them."""
-    progress_logger.info(
-        "%s: %d/%d", stage, done, total, extra={"stage": stage, "done": done, "total": total}
-    )
+    progress_logger.info("%s: %d/%d", stage, done, total, extra={"stage": stage, "done": done, "total": total})
 
 
 @dataclass
@@ -53,7 +53,9 @@ class InferenceEngine:
         if not items:
             # No model is loaded for a stage with nothing to do (e.g. no tables in the run).
             return StageRun(outputs=[], metrics=StageMetrics(stage=stage, backend=self.spec(stage).backend))
-        models = load_models(self.spec(stage))
-        result: StageRun[OutT] = run_batched(stage, models, items, self.policy(stage), self.progress)
+        # The registry loads models by name, so their item and output types are the stage's,
+        # which only the caller knows (it annotates what `run` returns).
+        models = cast("list[BatchModel[ItemT, object, object, OutT]]", load_models(self.spec(stage)))
+        result = run_batched(stage, models, items, self.policy(stage), self.progress)
         release_free_memory()  # the stage's decoded images are garbage now
         return result

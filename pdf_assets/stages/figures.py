@@ -14,14 +14,15 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+from pdf_assets.core.batching import StageRun
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.parallel import process_map
 from pdf_assets.core.types import ChartData, Crop, FigureResult, TextResult
 from pdf_assets.stages.chart_gate import ChartVerdict, classify_crops
 from pdf_assets.stages.collect import collect_crops
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.manifests import CategorizedRegions, FigureManifest, TextManifest
-from pdf_assets.core.parallel import process_map
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +122,10 @@ def extract_figures(
     `chart=None` and engine `chart_gate`, and the stage's metrics count only the model's items.
     """
     boxes = {r.key: r.box.as_tuple() for m in categorized.values() for r in m.regions}
-    captions = [
-        (t, boxes[t.key]) for m in texts.values() for t in m.results if t.label == "caption" and t.key in boxes
-    ]
+    captions = [(t, boxes[t.key]) for m in texts.values() for t in m.results if t.label == "caption" and t.key in boxes]
     crops = [c for m in categorized.values() for c in m.figures]
     charts, others = split_charts(crops, charts_only(engine.spec("figures")))
-    run = engine.run("figures", charts)
+    run: StageRun[ChartData] = engine.run("figures", charts)
     name = run.metrics.backend or engine.spec("figures").backend
     collected = collect_crops("figures", charts, run, lambda crop, chart: _figure(crop, captions, chart, name))
     for crop in others:

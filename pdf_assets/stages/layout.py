@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pdf_assets.core.batching import StageRun
 from pdf_assets.core.types import (
     Crop,
     DetectedRegion,
@@ -43,7 +44,7 @@ def detect_layouts(
 ) -> dict[str, LayoutManifest]:
     """One layout stage over every page of every partition: the GPU batches across documents."""
     pages = [p for m in pages_by_partition.values() for p in m.pages]
-    run = engine.run("layout", pages)
+    run: StageRun[list[DetectedRegion]] = engine.run("layout", pages)
     regions: dict[str, list[Region]] = defaultdict(list)
     failures: dict[str, list[ItemFailure]] = defaultdict(list)
     for i, (page, detected) in enumerate(zip(pages, run.outputs, strict=True)):

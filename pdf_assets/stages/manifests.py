@@ -33,9 +33,7 @@ class PagesManifest:
 
     @property
     def failures(self) -> tuple[ItemFailure, ...]:
-        return tuple(
-            ItemFailure("pages", d.path, d.error, d.partition) for d in self.documents if d.error
-        )
+        return tuple(ItemFailure("pages", d.path, d.error, d.partition) for d in self.documents if d.error)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ import numpy as np
 import pymupdf
 
 from pdf_assets.core.folders import folder_fingerprint, list_pdfs
+from pdf_assets.core.parallel import process_map
 from pdf_assets.core.types import DocumentInfo, PageRef, StageMetrics
 from pdf_assets.stages.manifests import PagesManifest
-from pdf_assets.core.parallel import process_map
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,9 @@ def render_document(job: RenderJob) -> RenderedDocument:
             pages = tuple(_render_page(doc, i, doc_id, job) for i in range(doc.page_count))
     except Exception as exc:  # noqa: BLE001 - any MuPDF failure is a document-level error
         logger.warning("cannot render %s: %s", path, exc)
-        return RenderedDocument(DocumentInfo(doc_id, job.partition, str(path.resolve()), 0, f"{type(exc).__name__}: {exc}"), ())
+        return RenderedDocument(
+            DocumentInfo(doc_id, job.partition, str(path.resolve()), 0, f"{type(exc).__name__}: {exc}"), ()
+        )
     return RenderedDocument(DocumentInfo(doc_id, job.partition, str(path.resolve()), len(pages)), pages)
 
 
@@ -104,7 +106,14 @@ def _pixmap(page: pymupdf.Page, job: RenderJob) -> pymupdf.Pixmap:
     if not job.max_pixels or area <= job.max_pixels:
         return page.get_pixmap(dpi=job.dpi, alpha=False)
     scale *= (job.max_pixels / area) ** 0.5
-    logger.info("page %d of %s is %.1f MP at %d dpi: rendered at %.0f dpi", page.number + 1, job.pdf_path, area / 1e6, job.dpi, 72 * scale)
+    logger.info(
+        "page %d of %s is %.1f MP at %d dpi: rendered at %.0f dpi",
+        page.number + 1,
+        job.pdf_path,
+        area / 1e6,
+        job.dpi,
+        72 * scale,
+    )
     return page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False)
 
 
@@ -133,7 +142,7 @@ def _render_page(doc: pymupdf.Document, page_no: int, doc_id: str, job: RenderJo
 def save_pixmap(pix: pymupdf.Pixmap, out: Path) -> None:
     """Write an RGB or grey pixmap as a PNG, atomically (a reader never sees half a file)."""
     rows = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.stride)
-    pixels = rows[:, : pix.width * pix.n].reshape(pix.height, pix.width, pix.n)
+    pixels: cv2.typing.MatLike = rows[:, : pix.width * pix.n].reshape(pix.height, pix.width, pix.n)
     if pix.n == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     ok, encoded = cv2.imencode(".png", pixels, _PNG_FAST)

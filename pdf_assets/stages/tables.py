@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from pdf_assets.core.batching import StageRun
 from pdf_assets.core.types import Crop, TableCell, TableResult, TableStructure
 from pdf_assets.stages.collect import collect_crops
 from pdf_assets.stages.engine import InferenceEngine
@@ -68,12 +69,10 @@ def table_result(crop: Crop, table: TableStructure, engine: str) -> TableResult:
     )
 
 
-def extract_tables(
-    categorized: Mapping[str, CategorizedRegions], engine: InferenceEngine
-) -> dict[str, TableManifest]:
+def extract_tables(categorized: Mapping[str, CategorizedRegions], engine: InferenceEngine) -> dict[str, TableManifest]:
     """One table stage over every table region of the run."""
     crops = [c for m in categorized.values() for c in m.tables]
-    run = engine.run("tables", crops)
+    run: StageRun[TableStructure] = engine.run("tables", crops)
     name = run.metrics.backend or engine.spec("tables").backend
     collected = collect_crops("tables", crops, run, lambda crop, out: table_result(crop, out, name))
     return {

@@ -9,11 +9,12 @@ from collections.abc import Mapping, Sequence
 
 import pymupdf
 
+from pdf_assets.core.batching import StageRun
+from pdf_assets.core.parallel import process_map
 from pdf_assets.core.types import Crop, OcrText, TextResult
 from pdf_assets.stages.collect import collect_crops
 from pdf_assets.stages.crops import cut_pending
 from pdf_assets.stages.engine import InferenceEngine
-from pdf_assets.core.parallel import process_map
 from pdf_assets.stages.manifests import CategorizedRegions, TextManifest
 
 logger = logging.getLogger(__name__)
@@ -93,16 +94,14 @@ def _result(crop: Crop, text: str, source: str, confidence: float, engine: str) 
     return TextResult(region.key, region.partition, region.label, text, source, confidence, engine)
 
 
-def extract_text(
-    categorized: Mapping[str, CategorizedRegions], engine: InferenceEngine
-) -> dict[str, TextManifest]:
+def extract_text(categorized: Mapping[str, CategorizedRegions], engine: InferenceEngine) -> dict[str, TextManifest]:
     """Text for every text region of the run; one OCR stage over all regions without a text layer."""
     crops = [c for m in categorized.values() for c in m.text]
     layer = text_layer_texts(crops)
     # Crops of text-layer pages were not cut; the ones whose layer is unusable are cut now.
     cut, cut_failures = cut_pending([c for i, c in enumerate(crops) if i not in layer])
     pending = [c for c in cut if c is not None]
-    run = engine.run("ocr", pending)
+    run: StageRun[OcrText] = engine.run("ocr", pending)
     ocr_engine = run.metrics.backend or engine.spec("ocr").backend
 
     def convert(crop: Crop, out: OcrText) -> TextResult:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.engine import Connection, Dialect
@@ -36,6 +36,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from pdf_assets.storage.schema import Base
+
+if TYPE_CHECKING:
+    import psycopg  # the `postgres` extra; only PostgresCopyWriter, picked for psycopg, uses it
 
 Row = Mapping[str, object]
 
@@ -175,7 +178,10 @@ class PostgresCopyWriter(_ExplicitIdWriter):
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        self._driver = self._conn.connection.driver_connection
+        driver = self._conn.connection.driver_connection
+        if driver is None:
+            raise RuntimeError("the session's connection has no open psycopg connection")
+        self._driver: psycopg.Connection[Any] = driver
 
     def _new_ids(self, table: Table, n: int) -> list[int]:
         """`n` fresh ids of `table.id`, rising, so ids follow the rows' order as INSERTs would."""

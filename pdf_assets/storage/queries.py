@@ -103,9 +103,7 @@ _PATHS: dict[type[Base], tuple[type[Base], ...]] = {
 }
 
 
-def _count_by_partition(
-    session: Session, model: type[Base], column: str | None = None
-) -> dict[tuple[str, str], int]:
+def _count_by_partition(session: Session, model: type[Base], column: str | None = None) -> dict[tuple[str, str], int]:
     """Rows of `model` per (partition, value of `column`), joined up to documents."""
     table = model.__table__
     group = [DocumentRow.partition, table.c[column]] if column else [DocumentRow.partition]

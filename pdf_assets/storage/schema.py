@@ -11,6 +11,7 @@ code path silently issues one query per row. JSON payloads are stored as text so
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(column_0_label)s",
@@ -52,7 +54,7 @@ class Base(DeclarativeBase):
     """Declarative base carrying the naming convention, so constraint names are stable."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[type, TypeEngine[Any]]] = {
         str: String(),
         datetime: DateTime(timezone=True),
         float: Float(),
@@ -87,18 +89,14 @@ class DocumentRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    partition: Mapped[str] = mapped_column(
-        ForeignKey("partitions.key", ondelete="CASCADE"), index=True
-    )
+    partition: Mapped[str] = mapped_column(ForeignKey("partitions.key", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(Text)
     pages: Mapped[int]
     status: Mapped[str] = mapped_column(String(8))
     error: Mapped[str | None] = mapped_column(Text)
 
     partition_row: Mapped[PartitionRow] = relationship(back_populates="documents", lazy="raise")
-    page_rows: Mapped[list[PageRow]] = relationship(
-        back_populates="document", lazy="raise", passive_deletes=True
-    )
+    page_rows: Mapped[list[PageRow]] = relationship(back_populates="document", lazy="raise", passive_deletes=True)
 
 
 class PageRow(Base):
@@ -108,9 +106,7 @@ class PageRow(Base):
     __table_args__ = (UniqueConstraint("document_id", "page_no"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    document_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("documents.id", ondelete="CASCADE"), index=True
-    )
+    document_id: Mapped[int] = mapped_column(BigId, ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     page_no: Mapped[int]
     width_pt: Mapped[float]
     height_pt: Mapped[float]
@@ -118,9 +114,7 @@ class PageRow(Base):
     text_chars: Mapped[int]
 
     document: Mapped[DocumentRow] = relationship(back_populates="page_rows", lazy="raise")
-    regions: Mapped[list[RegionRow]] = relationship(
-        back_populates="page", lazy="raise", passive_deletes=True
-    )
+    regions: Mapped[list[RegionRow]] = relationship(back_populates="page", lazy="raise", passive_deletes=True)
 
 
 class RegionRow(Base):
@@ -133,9 +127,7 @@ class RegionRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    page_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("pages.id", ondelete="CASCADE"), index=True
-    )
+    page_id: Mapped[int] = mapped_column(BigId, ForeignKey("pages.id", ondelete="CASCADE"), index=True)
     idx: Mapped[int]
     kind: Mapped[str] = mapped_column(String(8))
     label: Mapped[str] = mapped_column(String(32))
@@ -147,12 +139,8 @@ class RegionRow(Base):
 
     page: Mapped[PageRow] = relationship(back_populates="regions", lazy="raise")
     text: Mapped[TextRow | None] = relationship(back_populates="region", lazy="raise", passive_deletes=True)
-    figure: Mapped[FigureRow | None] = relationship(
-        back_populates="region", lazy="raise", passive_deletes=True
-    )
-    table: Mapped[TableRow | None] = relationship(
-        back_populates="region", lazy="raise", passive_deletes=True
-    )
+    figure: Mapped[FigureRow | None] = relationship(back_populates="region", lazy="raise", passive_deletes=True)
+    table: Mapped[TableRow | None] = relationship(back_populates="region", lazy="raise", passive_deletes=True)
 
 
 class TextRow(Base):
@@ -162,9 +150,7 @@ class TextRow(Base):
     __table_args__ = (CheckConstraint(_in("source", TEXT_SOURCES), name="source"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    region_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True
-    )
+    region_id: Mapped[int] = mapped_column(BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True)
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
     confidence: Mapped[float]
@@ -179,9 +165,7 @@ class FigureRow(Base):
     __tablename__ = "figures"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    region_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True
-    )
+    region_id: Mapped[int] = mapped_column(BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True)
     crop_path: Mapped[str] = mapped_column(Text)
     caption: Mapped[str | None] = mapped_column(Text)
     chart_title: Mapped[str | None] = mapped_column(Text)
@@ -199,9 +183,7 @@ class TableRow(Base):
     __tablename__ = "tables"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    region_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True
-    )
+    region_id: Mapped[int] = mapped_column(BigId, ForeignKey("regions.id", ondelete="CASCADE"), unique=True)
     n_rows: Mapped[int]
     n_cols: Mapped[int]
     cells_json: Mapped[str] = mapped_column(Text)

@@ -172,9 +172,13 @@ def test_cell_text_orders_low_dots_and_restores_missing_spaces() -> None:
     # "7.2" where the dot's box sits below the digits (tiny-glyph extraction), and
     # "Tamil Nadu" drawn without a space glyph, only a gap.
     chars = [
-        Char("7", 0, 0, 5, 7, size, 7), Char(".", 5, 6, 7, 7.5, size, 7), Char("2", 7, 0, 12, 7, size, 7),
-        Char("T", 0, 20, 6, 27, size, 27), Char("a", 6, 20, 11, 27, size, 27),
-        Char("N", 14.5, 20, 21, 27, size, 27), Char("u", 21, 20, 26, 27, size, 27),
+        Char("7", 0, 0, 5, 7, size, 7),
+        Char(".", 5, 6, 7, 7.5, size, 7),
+        Char("2", 7, 0, 12, 7, size, 7),
+        Char("T", 0, 20, 6, 27, size, 27),
+        Char("a", 6, 20, 11, 27, size, 27),
+        Char("N", 14.5, 20, 21, 27, size, 27),
+        Char("u", 21, 20, 26, 27, size, 27),
     ]
     assert cell_text(chars) == "7.2\nTa Nu"
 

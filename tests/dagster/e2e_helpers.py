@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,10 +137,8 @@ class DagsterDev:
             return
         pgid = self.process.pid
         _signal_group(pgid, signal.SIGTERM)
-        try:
+        with suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
         # Children can outlive the `dagster dev` parent; the group id still reaches them.
         deadline = time.monotonic() + 5
         while group_members(pgid) and time.monotonic() < deadline:
@@ -165,10 +163,8 @@ class DagsterDev:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _default_interrupt_handling() -> None:

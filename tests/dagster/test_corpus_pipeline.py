@@ -46,7 +46,7 @@ def _doc_id(frames: dict[str, object], name: str) -> int:
     return int(docs[docs["path"].str.endswith(name)]["id"].iloc[0])  # type: ignore[index]
 
 
-def _regions_of(frames: dict[str, object], name: str):  # noqa: ANN202 - a DataFrame
+def _regions_of(frames: dict[str, object], name: str):  # returns a DataFrame
     pages = frames["pages"]
     page_ids = pages[pages["document_id"] == _doc_id(frames, name)]["id"]  # type: ignore[index]
     regions = frames["regions"]

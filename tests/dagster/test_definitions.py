@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GPU_ASSETS = {"layouts", "text_results", "table_results", "figure_results"}
 
 
-def _node(name: str):  # noqa: ANN202 - Dagster's asset node type is internal
+def _node(name: str):  # Dagster's asset node type is internal
     return defs.resolve_asset_graph().get(AssetKey(name))
 
 

@@ -33,7 +33,9 @@ def _resource(
     tmp: Path, inbox: Path, tiny: dict[str, Path], layout_backend: str = "hf", **figure_options: str
 ) -> PdfAssetsResource:
     def stage(name: str, **options: str) -> StageConfig:
-        return StageConfig(backend="hf", model=str(tiny[name]), device="cpu", dtype="fp32", batch_size=4, options=options)
+        return StageConfig(
+            backend="hf", model=str(tiny[name]), device="cpu", dtype="fp32", batch_size=4, options=options
+        )
 
     return PdfAssetsResource(
         inbox=str(inbox),
@@ -61,7 +63,9 @@ def _run(tmp: Path, tiny: dict[str, Path], layout_backend: str, **figure_options
     engine = make_engine(resource.database_url())
     frames = {t: read_frame(engine, t) for t in ("pages", "regions", "texts", "tables", "figures", "failures")}
     engine.dispose()
-    frames["metadata"] = pd.DataFrame([{"asset": k, **{m: str(v.value) for m, v in meta.items()}} for k, meta in events.items()])
+    frames["metadata"] = pd.DataFrame(
+        [{"asset": k, **{m: str(v.value) for m, v in meta.items()}} for k, meta in events.items()]
+    )
     return frames
 
 

@@ -58,9 +58,7 @@ def test_corrupt_pdf_is_recorded_and_the_folder_carries_on(tmp_path: Path, inbox
     with DagsterInstance.ephemeral() as instance:
         result = run_job(resource, instance, ["alpha", "beta"])
         assert result.success
-        pages_event = next(
-            e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("pages")
-        )
+        pages_event = next(e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("pages"))
         metadata = pages_event.materialization.metadata
         assert metadata["failures"].value == 1
         assert "broken.pdf" in metadata["failed_items"].value

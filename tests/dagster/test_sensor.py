@@ -233,9 +233,7 @@ def test_catch_up_requests_missing_partitions_until_the_rows_exist(
     for request in requests:
         outcome = job.execute_in_process(instance=instance, tags=request.tags)
         assert outcome.success
-        materialized = {
-            (e.asset_key.to_user_string(), e.partition) for e in outcome.get_asset_materialization_events()
-        }
+        materialized = {(e.asset_key.to_user_string(), e.partition) for e in outcome.get_asset_materialization_events()}
         expected = {(a, k) for a in PIPELINE_ASSETS for k in keys_in_range(instance, request)}
         assert materialized == expected
 

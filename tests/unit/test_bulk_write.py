@@ -85,7 +85,7 @@ def _results(doc: DocumentInfo, page_no: int, n: int) -> tuple[list[Region], lis
     labels = ("title", "text", "figure", "table", "figure")
     regions = [
         Region(RegionKey(sha, page_no, i), part, label, kind_of_label(label), Box(FLOATS[i], 1 / 7, 300.5, 1e3), x)
-        for i, (label, x) in enumerate(zip(labels, reversed(FLOATS)))
+        for i, (label, x) in enumerate(zip(labels, reversed(FLOATS), strict=False))
     ]
     word = TRICKY[n % len(TRICKY)]
     cells = (TableCell(0, 0, word, col_span=2, is_header=True), TableCell(1, 0, "\\N"), TableCell(1, 1, "\t"))
@@ -147,13 +147,29 @@ def expected(bundle: RunBundle) -> dict[str, list[tuple[Any, ...]]]:
         "regions": [(*where(r.key), r.kind.value, r.label, *r.box.as_tuple(), r.score) for r in bundle.regions],
         "texts": [(*where(t.key), t.text, t.source, t.confidence, t.engine) for t in bundle.texts],
         "figures": [
-            (*where(f.key), f.crop_path, f.caption, f.chart and f.chart.title, _chart_json(f.chart),
-             f.chart and f.chart.raw_text, f.chart and f.chart.parse_ok, f.engine)
+            (
+                *where(f.key),
+                f.crop_path,
+                f.caption,
+                f.chart and f.chart.title,
+                _chart_json(f.chart),
+                f.chart and f.chart.raw_text,
+                f.chart and f.chart.parse_ok,
+                f.engine,
+            )
             for f in bundle.figures
-        ],  # fmt: skip
+        ],
         "tables": [
-            (*where(t.key), t.n_rows, t.n_cols, json.dumps([asdict(c) for c in t.cells]), t.csv, t.markdown, t.html,
-             t.engine)
+            (
+                *where(t.key),
+                t.n_rows,
+                t.n_cols,
+                json.dumps([asdict(c) for c in t.cells]),
+                t.csv,
+                t.markdown,
+                t.html,
+                t.engine,
+            )
             for t in bundle.tables
         ],
         "failures": [(f.stage, f.item, f.error) for f in bundle.failures],
@@ -230,7 +246,9 @@ def test_nulls_stay_null_and_empty_strings_stay_empty(engine: Engine) -> None:
     write(engine, bundle)
     with engine.connect() as conn:
         no_chart = conn.execute(
-            text("select caption, chart_title, chart_json, chart_raw, chart_parse_ok from figures where crop_path = :c"),
+            text(
+                "select caption, chart_title, chart_json, chart_raw, chart_parse_ok from figures where crop_path = :c"
+            ),
             {"c": "/crops/plain.png"},
         ).all()
         unparsed = conn.execute(text("select chart_json, chart_parse_ok from figures where chart_raw like 'unp%'"))
@@ -279,7 +297,7 @@ def test_a_failing_insert_leaves_nothing_half_written(engine: Engine) -> None:
 
 def test_postgres_rejects_nul_as_insert_does_and_writes_nothing(pg_engine: Engine) -> None:
     good = tricky_bundle("a")
-    bad = replace(good, texts=(replace(good.texts[0], text="nul\x00inside"),) + good.texts[1:])
+    bad = replace(good, texts=(replace(good.texts[0], text="nul\x00inside"), *good.texts[1:]))
     with pytest.raises(DataError, match="NUL"):
         write(pg_engine, bad)  # mid-COPY, after documents, pages and regions were copied
     with session_scope(pg_engine) as session:
@@ -308,7 +326,7 @@ def test_concurrent_writers_of_different_partitions_both_land(engine: Engine) ->
                 replace_partitions(session, bundle)
                 if overlap:
                     barrier.wait()
-        except BaseException as exc:  # reported below, in the test's thread
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
             errors.append(exc)
             barrier.abort()
 

@@ -68,7 +68,11 @@ def test_pending_crops_are_cut_later_and_a_lost_page_fails_only_its_crops(tmp_pa
     page = _page(tmp_path)
     good = describe(page, REGIONS[0], tmp_path / "crops")
     lost_page = PageRef(DOC, "p", page.pdf_path, 1, 200.0, 120.0, str(tmp_path / "gone.png"), page.px_per_pt, 5)
-    lost = describe(lost_page, Region(RegionKey(DOC, 1, 0), "p", "text", RegionKind.TEXT, Box(1, 1, 50, 50), 1.0), tmp_path / "crops")
+    lost = describe(
+        lost_page,
+        Region(RegionKey(DOC, 1, 0), "p", "text", RegionKind.TEXT, Box(1, 1, 50, 50), 1.0),
+        tmp_path / "crops",
+    )
     out, failures = cut_pending([good, lost])
     assert out[0] is not None and out[0].cut and Path(out[0].image_path).exists()
     assert out[1] is None

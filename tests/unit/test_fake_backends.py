@@ -35,18 +35,36 @@ def _fresh_registry() -> Iterator[None]:
 
 def page(page_no: int, width: float = 595.0, height: float = 842.0) -> PageRef:
     return PageRef(
-        doc_id="d" * 64, partition="p1", pdf_path="/x.pdf", page_no=page_no, width_pt=width,
-        height_pt=height, image_path=f"/pages/{page_no}.png", px_per_pt=2.0, text_chars=0,
+        doc_id="d" * 64,
+        partition="p1",
+        pdf_path="/x.pdf",
+        page_no=page_no,
+        width_pt=width,
+        height_pt=height,
+        image_path=f"/pages/{page_no}.png",
+        px_per_pt=2.0,
+        text_chars=0,
     )
 
 
 def crop(index: int, label: str = "text") -> Crop:
     region = Region(
-        key=RegionKey(doc_id="c" * 64, page_no=3, index=index), partition="p1", label=label,
-        kind=kind_of_label(label), box=Box(10, 20, 300, 44), score=0.9,
+        key=RegionKey(doc_id="c" * 64, page_no=3, index=index),
+        partition="p1",
+        label=label,
+        kind=kind_of_label(label),
+        box=Box(10, 20, 300, 44),
+        score=0.9,
     )
-    return Crop(region=region, pdf_path="/x.pdf", image_path=f"/crops/{index}.png", px_per_pt=2.0,
-                width_px=580 + index, height_px=48, text_layer=False)
+    return Crop(
+        region=region,
+        pdf_path="/x.pdf",
+        image_path=f"/crops/{index}.png",
+        px_per_pt=2.0,
+        width_px=580 + index,
+        height_px=48,
+        text_layer=False,
+    )
 
 
 def spec(stage: str, **options: str) -> ModelSpec:

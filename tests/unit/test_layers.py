@@ -38,7 +38,9 @@ def test_only_backends_import_model_libraries(path: Path) -> None:
     assert not {n for n in _imports(path) if n.split(".")[0] in MODEL_LIBS}
 
 
-@pytest.mark.parametrize("path", _modules("core", "stages", "storage", "backends"), ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize(
+    "path", _modules("core", "stages", "storage", "backends"), ids=lambda p: str(p.relative_to(PACKAGE))
+)
 def test_nothing_below_defs_imports_defs(path: Path) -> None:
     assert not {n for n in _imports(path) if n.startswith("pdf_assets.defs")}
 

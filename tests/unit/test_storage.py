@@ -34,6 +34,7 @@ from pdf_assets.storage.queries import partition_states, read_frame, row_counts,
 from pdf_assets.storage.repository import BundleError, RunBundle, replace_partitions
 from pdf_assets.storage.schema import TABLES
 
+
 @pytest.fixture
 def postgres_engine(postgres_url: str) -> Iterator[Engine]:
     engine = make_engine(postgres_url)
@@ -62,7 +63,14 @@ def _page_results(doc: DocumentInfo, page_no: int) -> tuple[list[Region], TextRe
     """A title, a figure and a table region on one page, each with its model's result."""
     part, sha = doc.partition, doc.doc_id
     regions = [
-        Region(RegionKey(sha, page_no, i), part, label, kind_of_label(label), Box(10.0 * i, 20.0, 10.0 * i + 5.5, 40.25), 0.9)
+        Region(
+            RegionKey(sha, page_no, i),
+            part,
+            label,
+            kind_of_label(label),
+            Box(10.0 * i, 20.0, 10.0 * i + 5.5, 40.25),
+            0.9,
+        )
         for i, label in enumerate(("title", "figure", "table"))
     ]
     source = "text_layer" if page_no else "ocr"
@@ -168,7 +176,7 @@ def test_replace_inserts_every_kind(engine: Engine) -> None:
 def test_replace_twice_is_idempotent(engine: Engine) -> None:
     bundle = merge(make_bundle("a"), make_bundle("b"))
     # A runner failure without a partition in a multi-partition run must not pile up either.
-    bundle = replace(bundle, failures=bundle.failures + (ItemFailure("ocr", "x", "boom"),))
+    bundle = replace(bundle, failures=(*bundle.failures, ItemFailure("ocr", "x", "boom")))
     write(engine, bundle)
     first = counts(engine)
     write(engine, bundle)
@@ -218,7 +226,7 @@ def test_failed_transaction_leaves_nothing_half_written(engine: Engine) -> None:
 def test_inconsistent_bundle_raises_and_writes_nothing(engine: Engine) -> None:
     good = make_bundle("a")
     orphan = TextResult(RegionKey("f" * 64, 0, 0), "a", "text", "?", "ocr", 0.5, "e")
-    bad = replace(good, texts=good.texts + (orphan,))
+    bad = replace(good, texts=(*good.texts, orphan))
     with pytest.raises(BundleError), session_scope(engine) as session:
         replace_partitions(session, bad)
     assert set(counts(engine).values()) == {0}

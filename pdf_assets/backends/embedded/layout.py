@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 import pymupdf
 
-from pdf_assets.backends.labels import canonical_label
 from pdf_assets.backends.embedded.ocr import Image, detect, read_image
+from pdf_assets.backends.labels import canonical_label
 from pdf_assets.core.errors import DocumentError, ModelLoadError
 from pdf_assets.core.model import BatchModel
 from pdf_assets.core.types import Box, DetectedRegion, PageRef
@@ -235,7 +235,7 @@ class EmbeddedLayoutModel(BatchModel[PageRef, list[_PageWork], list[list[Detecte
         self.engine = engine
         try:
             import pymupdf.layout  # noqa: F401 - importing it installs the layout model
-        except Exception as exc:  # noqa: BLE001 - any failure means no layout model
+        except Exception as exc:  # any failure means no layout model
             raise ModelLoadError(f"pymupdf.layout could not be loaded: {exc}") from exc
 
     def preprocess(self, items: Sequence[PageRef]) -> list[_PageWork]:
@@ -264,14 +264,16 @@ class EmbeddedLayoutModel(BatchModel[PageRef, list[_PageWork], list[list[Detecte
         if ref.pdf_path not in docs:
             try:
                 docs[ref.pdf_path] = pymupdf.open(ref.pdf_path)
-            except Exception as exc:  # noqa: BLE001 - any open failure is a document error
+            except Exception as exc:  # any open failure is a document error
                 raise DocumentError(f"cannot open {ref.pdf_path!r}: {exc}") from exc
         page = docs[ref.pdf_path][ref.page_no]
         # filter_img_bboxes adds embedded raster images as pictures; without it a page's
         # photos and raster charts are silently missing from the result.
         page.get_layout(filter_img_bboxes=True)
+        # pymupdf.layout leaves one (x0, y0, x1, y1, class name) entry per region.
+        found: list[tuple[float, float, float, float, object]] = page.layout_information or []
         out = []
-        for x0, y0, x1, y1, raw in page.layout_information or []:
+        for x0, y0, x1, y1, raw in found:
             box = Box(float(x0), float(y0), float(x1), float(y1)).clipped(ref.width_pt, ref.height_pt)
             if box.area > 0:
                 out.append(DetectedRegion(label=canonical_label(str(raw)), box=box, score=1.0))

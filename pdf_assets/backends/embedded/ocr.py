@@ -81,7 +81,7 @@ def make_engine(threads: int | None = None) -> RapidOCR:
         kwargs["inter_op_num_threads"] = 1
     try:
         return RapidOCR(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - any failure here means no OCR at all
+    except Exception as exc:  # any failure here means no OCR at all
         raise ModelLoadError(f"RapidOCR failed to load: {exc}") from exc
 
 

@@ -176,11 +176,7 @@ def cells_from_text_lines(boxes: Sequence[Rect]) -> list[Cell]:
     if len(rows) < 2 or len(cols) < 2:
         return []
     ys, xs = _cuts(rows), _cuts(cols)
-    return [
-        Cell(r, c, 1, 1, (xs[c], ys[r], xs[c + 1], ys[r + 1]))
-        for r in range(len(rows))
-        for c in range(len(cols))
-    ]
+    return [Cell(r, c, 1, 1, (xs[c], ys[r], xs[c + 1], ys[r + 1])) for r in range(len(rows)) for c in range(len(cols))]
 
 
 class TableNotFoundError(PdfAssetsError):
@@ -201,7 +197,7 @@ def visible_paths(page: pymupdf.Page) -> list[dict[str, object]]:
     keep = []
     for path in page.get_drawings():
         fill = path.get("fill")
-        white = fill is not None and all(float(v) > 0.95 for v in fill)  # type: ignore[union-attr]
+        white = fill is not None and all(float(v) > 0.95 for v in fill)
         if path.get("color") is None and (fill is None or white):
             continue
         keep.append(path)
@@ -324,7 +320,7 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
         if crop.pdf_path not in docs:
             try:
                 docs[crop.pdf_path] = pymupdf.open(crop.pdf_path)
-            except Exception as exc:  # noqa: BLE001 - any open failure is a document error
+            except Exception as exc:  # any open failure is a document error
                 raise DocumentError(f"cannot open {crop.pdf_path!r}: {exc}") from exc
         page = docs[crop.pdf_path][crop.region.key.page_no]
         box = crop.region.box.as_tuple()
@@ -337,7 +333,9 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
         pix = page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False)
         full = pixmap_to_bgr(pix.samples, pix.width, pix.height, pix.n)
         # As on born-digital pages, the ruled frame may reach well beyond the region box.
-        frames = [tuple(v / scale for v in b) for b in ruled_table_boxes(full, scale)]
+        frames: list[Rect] = [
+            (x0 / scale, y0 / scale, x1 / scale, y1 / scale) for x0, y0, x1, y1 in ruled_table_boxes(full, scale)
+        ]
         index = _best(frames, box)
         outer = box if index is None else _union(box, frames[index])
         x0, y0, x1, y1 = expand(outer, 4.0, (page.rect.width, page.rect.height))

@@ -128,7 +128,8 @@ class DeplotModel(TorchBatchModel[Crop, FigureBatch, FigureRaw, ChartData | None
         font: bytes,
         classifier: ChartClassifier | None = None,
     ) -> None:
-        self.model = model.to(device).eval()
+        # PreTrainedModel.to is wrapped by functools.wraps, whose stub loses the bound self.
+        self.model = model.to(device).eval()  # type: ignore[arg-type]
         self.processor = processor
         self.device = device
         self.dtype = next(model.parameters()).dtype
@@ -136,7 +137,7 @@ class DeplotModel(TorchBatchModel[Crop, FigureBatch, FigureRaw, ChartData | None
         self.font = ImageFont.truetype(io.BytesIO(font), size=36, encoding="UTF-8")
         self.classifier = classifier
         if classifier is not None:
-            classifier.model.to(device).eval()
+            classifier.model.to(device).eval()  # type: ignore[arg-type]  # as above
         # Patch extraction was a second of CPU per 32 charts: on a GPU it runs there (staging.py).
         self.upload = side_stream(device, is_fast_processor(getattr(processor, "image_processor", None)))
 
@@ -159,7 +160,9 @@ class DeplotModel(TorchBatchModel[Crop, FigureBatch, FigureRaw, ChartData | None
             batch.attention_mask = batch.attention_mask.pin_memory()
         return batch
 
-    def _patches(self, images: Sequence[Image.Image | torch.Tensor], device: str | None = None) -> dict[str, torch.Tensor]:
+    def _patches(
+        self, images: Sequence[Image.Image | torch.Tensor], device: str | None = None
+    ) -> dict[str, torch.Tensor]:
         """The header is already drawn, so the image processor runs in its non-VQA mode."""
         kwargs: dict[str, object] = {"is_vqa": False}
         if device is not None:

@@ -29,9 +29,12 @@ from pdf_assets.core.config import ModelSpec
 
 
 class DetectionProcessor(Protocol):
-    """The two calls of a DETR-family image processor that the detector uses."""
+    """The two calls of a DETR-family image processor that the detector uses (`device` and
+    tensor images only for torchvision-based processors)."""
 
-    def __call__(self, images: list[Image.Image], return_tensors: str) -> dict[str, torch.Tensor]: ...
+    def __call__(
+        self, images: list[Image.Image] | list[torch.Tensor], return_tensors: str, device: str | None = None
+    ) -> dict[str, torch.Tensor]: ...
 
     def post_process_object_detection(
         self, outputs: DetectionRaw, threshold: float, target_sizes: list[tuple[int, int]]
@@ -68,7 +71,8 @@ class Detector:
     """Model + image processor on one device."""
 
     def __init__(self, model: PreTrainedModel, processor: DetectionProcessor, device: str) -> None:
-        self.model = model.to(device).eval()
+        # PreTrainedModel.to is wrapped by functools.wraps, whose stub loses the bound self.
+        self.model = model.to(device).eval()  # type: ignore[arg-type]
         if device.startswith("cuda"):
             # Convolutional backbones run markedly faster channels-last.
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -122,7 +126,7 @@ class Detector:
         if batch.images is None:
             return batch
         images = [t.to(self.device, non_blocking=True) for t in batch.images]
-        encoded = self.processor(images=images, device=self.device, return_tensors="pt")  # type: ignore[call-arg]
+        encoded = self.processor(images=images, device=self.device, return_tensors="pt")
         pixel_values, pixel_mask = self.buckets.pad(encoded["pixel_values"], encoded.get("pixel_mask"))
         return DetectionBatch(pixel_values, pixel_mask, batch.sizes)
 
@@ -210,7 +214,7 @@ class ShapeBuckets:
             short, long = min(height, width), max(height, width)
             scale = min(self.shortest_edge / short, self.longest_edge / long)
             height, width = height * scale, width * scale
-        return self.round_up(int(round(height))), self.round_up(int(round(width)))
+        return self.round_up(round(height)), self.round_up(round(width))
 
     def pad(
         self, pixel_values: torch.Tensor, pixel_mask: torch.Tensor | None

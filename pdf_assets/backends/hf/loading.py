@@ -128,7 +128,10 @@ def is_fast_processor(processor: object) -> bool:
     except ImportError:
         pass
     try:
-        from transformers.image_processing_utils_fast import BaseImageProcessorFast
+        # Gone from newer releases; `unused-ignore` too, as older ones have it.
+        from transformers.image_processing_utils_fast import (  # type: ignore[import-not-found, unused-ignore]
+            BaseImageProcessorFast,
+        )
 
         bases.append(BaseImageProcessorFast)
     except ImportError:

@@ -214,7 +214,8 @@ def _figures(model: PreTrainedModel, device: str) -> DeplotModel:
 def build_reference_model(stage: str, device: str, dtype: str = "fp16") -> AnyModel:
     """A real-size, randomly initialised model of `stage` wrapped in its production BatchModel."""
     torch.manual_seed(0)
-    model = _model(stage).to(dtype=torch_dtype(dtype, device))
+    # PreTrainedModel.to is wrapped by functools.wraps, whose stub loses the bound self.
+    model = _model(stage).to(dtype=torch_dtype(dtype, device))  # type: ignore[call-arg]
     wrappers: dict[str, Callable[[PreTrainedModel, str], AnyModel]] = {
         "layout": _layout,  # type: ignore[dict-item]
         "tables": _tables,  # type: ignore[dict-item]

@@ -62,7 +62,8 @@ class TrOcrModel(TorchBatchModel[Crop, LineBatch, LineRaw, OcrText]):
     name = "hf.trocr"
 
     def __init__(self, model: PreTrainedModel, processor: ProcessorMixin, device: str, generation: Generation) -> None:
-        self.model = model.to(device).eval()
+        # PreTrainedModel.to is wrapped by functools.wraps, whose stub loses the bound self.
+        self.model = model.to(device).eval()  # type: ignore[arg-type]
         self.processor = processor
         self.device = device
         self.dtype = next(model.parameters()).dtype

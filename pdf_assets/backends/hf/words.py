@@ -62,6 +62,8 @@ def text_layer_words_of(crops: Sequence[Crop]) -> Iterator[Words]:
     jobs = list(by_pdf.values())
     workers = 1 if len(crops) < MIN_PARALLEL_TABLES else None
     found: dict[int, Words] = {}
-    for idx, words in zip(jobs, process_map(pdf_words, [[crops[i] for i in idx] for idx in jobs], workers), strict=True):
+    for idx, words in zip(
+        jobs, process_map(pdf_words, [[crops[i] for i in idx] for idx in jobs], workers), strict=True
+    ):
         found.update(zip(idx, words, strict=True))
     return iter([found[i] for i in range(len(crops))])
