@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from pdf_assets.core.bundle import RunBundle
 from pdf_assets.core.types import ItemFailure, StageMetrics
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.figures import extract_figures
@@ -30,9 +30,6 @@ from pdf_assets.stages.manifests import (
 from pdf_assets.stages.render import DEFAULT_DPI, render_partitions
 from pdf_assets.stages.tables import extract_tables
 from pdf_assets.stages.text import extract_text
-
-if TYPE_CHECKING:  # storage needs SQLAlchemy, which the inference-only install may lack
-    from pdf_assets.storage.repository import RunBundle
 
 
 @dataclass(frozen=True)
@@ -104,8 +101,6 @@ def all_failures(*groups: Mapping[str, object]) -> tuple[ItemFailure, ...]:
 
 def build_bundle(outputs: PipelineOutputs, run_id: str | None = None) -> RunBundle:
     """Everything one run produced, ready for one replacing transaction."""
-    from pdf_assets.storage.repository import RunBundle
-
     groups = (outputs.pages, outputs.layouts, outputs.categorized, outputs.texts, outputs.tables, outputs.figures)
     return RunBundle(
         run_id=run_id or uuid.uuid4().hex,

@@ -13,23 +13,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from pdf_assets.core.bundle import RunBundle
 from pdf_assets.core.errors import PdfAssetsError
 from pdf_assets.core.types import (
     ChartData,
     DocumentInfo,
     FigureResult,
-    ItemFailure,
     PageRef,
     Region,
     RegionKey,
-    StageMetrics,
     TableCell,
     TableResult,
     TextResult,
@@ -57,22 +56,6 @@ RegionLookup = dict[tuple[str, RegionKey], int]  # (partition, key) -> regions.i
 
 class BundleError(PdfAssetsError, ValueError):
     """A bundle refers to something it does not contain (a region on a page never rendered)."""
-
-
-@dataclass(frozen=True)
-class RunBundle:
-    """Everything one run produced for a set of partitions, ready to be written at once."""
-
-    run_id: str
-    partitions: dict[str, tuple[str, str]]  # key -> (folder path, fingerprint)
-    documents: tuple[DocumentInfo, ...] = ()
-    pages: tuple[PageRef, ...] = ()
-    regions: tuple[Region, ...] = ()
-    texts: tuple[TextResult, ...] = ()
-    figures: tuple[FigureResult, ...] = ()
-    tables: tuple[TableResult, ...] = ()
-    failures: tuple[ItemFailure, ...] = ()
-    metrics: tuple[StageMetrics, ...] = ()
 
 
 def delete_partitions(session: Session, keys: Iterable[str]) -> None:

@@ -19,10 +19,10 @@ from pdf_assets.backends.hf.loading import pretrained
 from pdf_assets.backends.hf.reference import reference_summary
 from pdf_assets.backends.hf.words import crop_origin_pt
 from pdf_assets.backends.registry import clear_cache, load_models
+from pdf_assets.core.chart_parse import parse_deplot
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError, ModelLoadError
 from pdf_assets.core.types import LABELS, Box, ChartData, OcrText, TableStructure
-from pdf_assets.stages.chart_parse import parse_deplot
 from tests.backends.conftest import FIGURE_BOX, PARAGRAPH, TABLE_BOX, TABLE_ROWS, TEXT_BOX, Sample
 
 

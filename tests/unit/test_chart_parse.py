@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pdf_assets.stages.chart_parse import chart_to_frame, parse_deplot
+from pdf_assets.core.chart_parse import chart_to_frame, parse_deplot
 
 BAR_CHART = (
     "TITLE | Revenue by region <0x0A> Region | 2022 | 2023 <0x0A> North | 1,200 | 1,350 <0x0A> South | 800 | 910"

@@ -69,3 +69,31 @@ def test_inference_core_imports_without_dagster_or_torch() -> None:
 @pytest.mark.parametrize("path", list(PACKAGE.rglob("*.py")), ids=str)
 def test_modules_stay_reviewable(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 600
+
+
+def _lint_imports() -> str:
+    """The `lint-imports` of this interpreter's environment (the dev extra installs it)."""
+    found = Path(sys.executable).parent / "lint-imports"
+    if not found.exists():
+        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
+    return str(found)
+
+
+def test_import_contracts_hold() -> None:
+    """The contracts in pyproject.toml: layers one way, no Dagster or model libraries inside."""
+    result = subprocess.run([_lint_imports()], cwd=PACKAGE.parent, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_reversed_layer_contract_is_reported_broken(tmp_path: Path) -> None:
+    """The checker bites: stages import the core, so a contract putting the core on top fails."""
+    config = tmp_path / "reversed.toml"
+    config.write_text(
+        '[tool.importlinter]\nroot_package = "pdf_assets"\n\n'
+        '[[tool.importlinter.contracts]]\nname = "reversed"\ntype = "layers"\n'
+        'layers = ["pdf_assets.core", "pdf_assets.stages"]\n'
+    )
+    command = [_lint_imports(), "--config", str(config)]
+    result = subprocess.run(command, cwd=PACKAGE.parent, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout

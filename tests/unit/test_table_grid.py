@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pdf_assets.core.table_grid import grid_from_detections
 from pdf_assets.core.types import Box, TableCell
-from pdf_assets.stages.table_grid import grid_from_detections
 
 # A 3x3 table on a 30-unit grid: rows at y 0-30-60-90, columns at x 0-30-60-90.
 ROWS = [Box(0, 0, 90, 30), Box(0, 30, 90, 60), Box(0, 60, 90, 90)]

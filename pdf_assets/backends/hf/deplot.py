@@ -2,7 +2,7 @@
 
 DePlot is a VQA-style Pix2Struct model: the prompt is drawn as a text header above the
 figure and the model answers with a linearized table, parsed by
-`stages.chart_parse.parse_deplot`. transformers' own header rendering fetches a font from
+`core.chart_parse.parse_deplot`. transformers' own header rendering fetches a font from
 the hub on every call and rejects the `font_bytes` argument, so the header is drawn here
 (same geometry as the reference implementation) with `font_path`, else the Arial the hub
 cache may already hold, else PyMuPDF's built-in Helvetica (metric-compatible with Arial).
@@ -38,10 +38,10 @@ from pdf_assets.backends.hf.detection import open_rgb
 from pdf_assets.backends.hf.loading import image_processor_backend, is_fast_processor, pretrained
 from pdf_assets.backends.hf.staging import adopt, side_stream, to_device
 from pdf_assets.backends.torch_base import TorchBatchModel, torch_dtype
+from pdf_assets.core.chart_parse import parse_deplot
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError
 from pdf_assets.core.types import ChartData, Crop
-from pdf_assets.stages.chart_parse import parse_deplot
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Table structure with Table Transformer: table crops -> `TableStructure`.
 
 The model detects rows, columns, column headers, projected row headers and spanning
-cells; `stages.table_grid.grid_from_detections` turns them into cells. Cell text comes from
+cells; `core.table_grid.grid_from_detections` turns them into cells. Cell text comes from
 the PDF text layer when the page has one (exact, free) and otherwise from RapidOCR over
 the crop (option `ocr=none` leaves such tables empty). Words are gathered in `preprocess`,
 on the CPU (text-layer words on the shared worker processes, see `words.py`), so they
@@ -23,8 +23,8 @@ from pdf_assets.backends.hf.words import Words, text_layer_words_of
 from pdf_assets.backends.torch_base import TorchBatchModel
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.table_grid import grid_from_detections
 from pdf_assets.core.types import Box, Crop, TableStructure
-from pdf_assets.stages.table_grid import grid_from_detections
 
 logger = logging.getLogger(__name__)
 
