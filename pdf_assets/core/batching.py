@@ -34,7 +34,7 @@ from pdf_assets.core.config import BatchPolicy
 from pdf_assets.core.errors import SystemicError
 from pdf_assets.core.memory_budget import MemoryBudget
 from pdf_assets.core.model import BatchModel, BatchT, ItemT, OutT, RawT
-from pdf_assets.core.types import ItemFailure, StageMetrics
+from pdf_assets.core.types import StageMetrics
 from pdf_assets.core.work_queue import Progress, WorkQueue
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,6 @@ class StageRun(Generic[OutT]):
     outputs: list[OutT | None]
     failures: dict[int, str] = field(default_factory=dict)  # item index -> error text
     metrics: StageMetrics = field(default_factory=lambda: StageMetrics(stage=""))
-
-    def item_failures(self, stage: str, names: Sequence[str]) -> list[ItemFailure]:
-        return [ItemFailure(stage=stage, item=names[i], error=e) for i, e in sorted(self.failures.items())]
 
 
 def error_text(exc: BaseException) -> str:

@@ -122,8 +122,7 @@ def test_poisoned_item_is_isolated_and_recorded() -> None:
     assert [o for i, o in enumerate(run.outputs) if i != 17] == [o for i, o in enumerate(good) if i != 17]
     assert run.outputs[17] is None
     assert run.metrics.failures == 1
-    failures = run.item_failures("s", items)
-    assert [(f.item, f.stage) for f in failures] == [("item-17", "s")]
+    assert list(run.failures) == [17] and run.failures[17]
 
 
 def test_postprocess_error_is_isolated_while_the_next_batch_runs() -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pdf_assets.backends.hf.detection import DetectionBatch, DetectionRaw, Detector, load_detector
-from pdf_assets.backends.hf.mapping import canonical_label, to_regions
+from pdf_assets.backends.hf.mapping import to_regions
+from pdf_assets.backends.labels import canonical_label
 from pdf_assets.backends.torch_base import TorchBatchModel
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.types import DetectedRegion, PageRef

@@ -12,13 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pdf_assets.backends.labels import canonical_label
 from pdf_assets.core.types import Box, DetectedRegion
-
-
-def label_table(id2label: Mapping[int, str]) -> dict[int, str]:
-    """The checkpoint's class ids -> canonical labels, computed once when a model loads."""
-    return {int(i): canonical_label(name) for i, name in id2label.items()}
 
 
 def box_px_to_pt(box_px: Sequence[float], px_per_pt: float, width_pt: float, height_pt: float) -> Box | None:

@@ -67,9 +67,11 @@ class WordSource:
     def _rapidocr(self) -> OcrEngine:
         with self._lock:
             if self._engine is None:
-                from rapidocr_onnxruntime import RapidOCR
+                # The embedded OCR backend's engine and settings (bundled ONNX weights, no
+                # angle classifier: see `make_engine`), so both read text the same way.
+                from pdf_assets.backends.embedded.ocr import make_engine
 
-                self._engine = RapidOCR()  # bundled ONNX weights: no download
+                self._engine = make_engine()
             return self._engine
 
     def ocr_words(self, image_path: str) -> Words:
