@@ -32,6 +32,9 @@ class StageConfig(Config):
     max_memory_gib: float | None = Field(default=None, description="device memory budget for the stage")
     max_memory_fraction: float | None = Field(default=None, description="or as a fraction of device memory")
     prefetch: int = Field(default=2, description="batches prepared ahead while the device works")
+    min_batch_size: int = Field(default=1, description="never halve an out-of-memory batch below this")
+    grow_after: int = Field(default=4, description="clean batches after an out-of-memory halving before growing")
+    sort_by_cost: bool = Field(default=True, description="batch items of similar size (less padding)")
     options: dict[str, str] = Field(default_factory=dict, description="backend-specific options")
 
     def to_spec(self, stage: str) -> ModelSpec:
@@ -50,6 +53,9 @@ class StageConfig(Config):
         return BatchPolicy(
             batch_size=self.batch_size or DEFAULT_BATCH[stage],
             prefetch=self.prefetch,
+            min_batch_size=self.min_batch_size,
+            grow_after=self.grow_after,
+            sort_by_cost=self.sort_by_cost,
             max_memory_gib=self.max_memory_gib,
             max_memory_fraction=self.max_memory_fraction,
         )

@@ -56,5 +56,9 @@ def test_stage_config_carries_every_batching_knob_to_the_runner() -> None:
     policy = StageConfig(batch_size=48, prefetch=4, max_memory_fraction=0.5).to_policy("layout")
     assert (policy.batch_size, policy.prefetch, policy.max_memory_fraction) == (48, 4, 0.5)
     assert StageConfig().to_policy("ocr").prefetch == 2
+    tuned = StageConfig(batch_size=64, min_batch_size=8, grow_after=2, sort_by_cost=False).to_policy("tables")
+    assert (tuned.min_batch_size, tuned.grow_after, tuned.sort_by_cost) == (8, 2, False)
     with pytest.raises(ConfigError, match="prefetch"):
         StageConfig(prefetch=-1).to_policy("ocr")
+    with pytest.raises(ConfigError, match="min_batch_size"):
+        StageConfig(batch_size=4, min_batch_size=8).to_policy("ocr")
