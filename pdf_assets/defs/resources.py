@@ -17,6 +17,7 @@ from pdf_assets.backends.devices import validate_device
 from pdf_assets.core.config import BatchPolicy, ModelSpec, default_data_dir, default_db_url, default_inbox
 from pdf_assets.core.folders import folder_for_key
 from pdf_assets.stages.engine import DEFAULT_BATCH, InferenceEngine
+from pdf_assets.stages.render import DEFAULT_MAX_PAGE_PIXELS
 
 
 class StageConfig(Config):
@@ -73,7 +74,7 @@ class PdfAssetsResource(ConfigurableResource):
     render_dpi: int = Field(default=144, description="page image resolution")
     render_workers: int | None = Field(default=None, description="render processes (default: CPU count)")
     render_max_pixels: int = Field(
-        default=8_000_000,
+        default=DEFAULT_MAX_PAGE_PIXELS,
         description="pages larger than this many pixels at render_dpi are rendered smaller (0: no cap)",
     )
     layout: StageConfig = Field(default_factory=StageConfig)

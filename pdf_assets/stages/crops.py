@@ -11,7 +11,6 @@ half an image.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -22,6 +21,7 @@ import numpy as np
 
 from pdf_assets.core.parallel import process_map
 from pdf_assets.core.types import Box, Crop, ItemFailure, PageRef, Region, RegionKind
+from pdf_assets.stages.render import write_png
 
 CROP_PADDING_PT = 2.0
 
@@ -84,10 +84,6 @@ def describe(page: PageRef, region: Region, store: Path) -> Crop:
 
 # (page image, [(crop file, pixel box)]): the crops of one page, cut in one worker.
 CutJob = tuple[str, list[tuple[str, tuple[int, int, int, int]]]]
-# Fastest lossless PNG settings (see render.py); crops are read once by a model.
-_PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
-if hasattr(cv2, "IMWRITE_PNG_FILTER"):
-    _PNG_FAST += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
 
 
 def _window(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -112,14 +108,9 @@ def cut_page(job: CutJob) -> str | None:
         if image is None:
             raise OSError(f"cannot read page image {page_image}")
         for out, box in pieces:
-            ok, encoded = cv2.imencode(".png", _window(image, box), _PNG_FAST)
-            if not ok:
-                raise OSError(f"cannot encode crop {out}")
             path = Path(out)
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-            partial.write_bytes(encoded.tobytes())
-            os.replace(partial, path)
+            write_png(_window(image, box), path)
     except Exception as exc:  # noqa: BLE001 - a page that cannot be cut is a recorded failure
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -145,9 +145,15 @@ def save_pixmap(pix: pymupdf.Pixmap, out: Path) -> None:
     pixels: cv2.typing.MatLike = rows[:, : pix.width * pix.n].reshape(pix.height, pix.width, pix.n)
     if pix.n == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    write_png(pixels, out)
+
+
+def write_png(pixels: cv2.typing.MatLike, out: Path) -> None:
+    """Encode OpenCV pixels (BGR or grey) with the fast lossless settings and write them
+    atomically: a reader never sees half a file. Page images and crops both go through here."""
     ok, encoded = cv2.imencode(".png", pixels, _PNG_FAST)
     if not ok:
-        raise OSError(f"could not encode the page image {out}")
+        raise OSError(f"could not encode the image {out}")
     partial = out.with_name(f".{out.name}.{os.getpid()}.part")
     partial.write_bytes(encoded.tobytes())
     os.replace(partial, out)
