@@ -71,6 +71,13 @@ class Box:
         """The same box in another unit (points -> pixels at `factor` px/pt)."""
         return Box(self.x0 * factor, self.y0 * factor, self.x1 * factor, self.y1 * factor)
 
+    def pixel_bounds(self, px_per_pt: float) -> tuple[int, int, int, int]:
+        """The box in whole image pixels at `px_per_pt` (corners truncated), at least one
+        pixel wide and high: the area a crop of this box holds."""
+        px = self.scaled(px_per_pt)
+        x0, y0 = int(px.x0), int(px.y0)
+        return x0, y0, max(int(px.x1), x0 + 1), max(int(px.y1), y0 + 1)
+
     def clipped(self, width: float, height: float) -> Box:
         """Clamp into [0, width] x [0, height] so crops never leave the page."""
         return Box(

@@ -50,24 +50,17 @@ def padded_box(page: PageRef, region: Region) -> Box:
     ).clipped(page.width_pt, page.height_pt)
 
 
-def pixel_box(box: Box, px_per_pt: float) -> tuple[int, int, int, int]:
-    """A box in points as page-image pixels, at least one pixel wide and high."""
-    px = box.scaled(px_per_pt)
-    x0, y0 = int(px.x0), int(px.y0)
-    return x0, y0, max(int(px.x1), x0 + 1), max(int(px.y1), y0 + 1)
-
-
 def crop_pixels(crop: Crop) -> tuple[int, int, int, int]:
     """Where a described crop lies in its page image."""
     if crop.padded_box is None:
         raise ValueError(f"crop {crop.region.key.slug()} has no padded box to cut")
-    return pixel_box(crop.padded_box, crop.px_per_pt)
+    return crop.padded_box.pixel_bounds(crop.px_per_pt)
 
 
 def describe(page: PageRef, region: Region, store: Path) -> Crop:
     """A crop's geometry and destination, not yet cut."""
     box = padded_box(page, region)
-    x0, y0, x1, y1 = pixel_box(box, page.px_per_pt)
+    x0, y0, x1, y1 = box.pixel_bounds(page.px_per_pt)
     return Crop(
         region,
         page.pdf_path,

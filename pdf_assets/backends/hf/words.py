@@ -28,9 +28,8 @@ MIN_PARALLEL_TABLES = 8
 def crop_origin_pt(crop: Crop) -> tuple[float, float]:
     """Top-left of the crop's pixels in page points (see the module docstring)."""
     if crop.padded_box is not None:
-        # The cut starts at the whole pixel below the padded box's corner (stages.crops.pixel_box).
-        s = crop.px_per_pt
-        return int(crop.padded_box.x0 * s) / s, int(crop.padded_box.y0 * s) / s
+        x0, y0, _, _ = crop.padded_box.pixel_bounds(crop.px_per_pt)  # where the cut started
+        return x0 / crop.px_per_pt, y0 / crop.px_per_pt
     box = crop.region.box
     pad_x = max(0.0, (crop.width_px / crop.px_per_pt - box.width) / 2)
     pad_y = max(0.0, (crop.height_px / crop.px_per_pt - box.height) / 2)
