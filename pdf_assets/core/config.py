@@ -23,6 +23,8 @@ DTYPES = ("auto", "fp32", "fp16", "bf16")
 STAGE_OPTIONS: dict[str, tuple[str, ...]] = {"figures": ("charts_only",)}
 
 N = TypeVar("N", int, float)
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,16 @@ class ModelSpec:
     def float_option(self, key: str, default: float) -> float:
         value = self._number(key, float, "a number")
         return default if value is None else value
+
+    def bool_option(self, key: str, default: bool) -> bool:
+        """A yes/no option (true/false, yes/no, on/off, 1/0, any case), or a `ConfigError`."""
+        value = self.option(key)
+        if value is None:
+            return default
+        word = value.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"option {key}={value!r} of the {self.backend} {self.stage} stage is not true or false")
 
     def _number(self, key: str, kind: type[N], what: str) -> N | None:
         value = self.option(key)

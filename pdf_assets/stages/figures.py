@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 
 from pdf_assets.core.batching import StageRun
 from pdf_assets.core.config import ModelSpec
-from pdf_assets.core.errors import ConfigError
 from pdf_assets.core.parallel import process_map
 from pdf_assets.core.types import ChartData, Crop, FigureResult, TextResult
 from pdf_assets.stages.chart_gate import ChartVerdict, classify_crops
@@ -30,8 +29,6 @@ logger = logging.getLogger(__name__)
 CAPTION_MAX_GAP_PT = 72.0
 CHARTS_ONLY = "charts_only"  # figures stage option: send only what the chart gate calls charts
 GATE_ENGINE = "chart_gate"  # the engine of figures the gate kept from the chart model
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 Captions = Sequence[tuple[TextResult, tuple[float, float, float, float]]]  # caption text and its box
 
@@ -63,12 +60,7 @@ def link_caption(figure: Crop, captions: Captions) -> str | None:
 
 def charts_only(spec: ModelSpec) -> bool:
     """The figures stage's `charts_only` option (default true); anything but a boolean is an error."""
-    value = (spec.option(CHARTS_ONLY) or "true").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"option {CHARTS_ONLY}={value!r} of the {spec.backend} figures stage is not true or false")
+    return spec.bool_option(CHARTS_ONLY, True)
 
 
 # Figures per worker job, and the count below which the gate runs inline.
