@@ -14,12 +14,14 @@ import atexit
 import multiprocessing
 import os
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 JobT = TypeVar("JobT")
+ItemT = TypeVar("ItemT")
 OutT = TypeVar("OutT")
 
 _LOCK = threading.Lock()
@@ -71,3 +73,28 @@ def process_map(fn: Callable[[JobT], OutT], jobs: Sequence[JobT], workers: int |
             if _POOLS.get(count) is pool:
                 del _POOLS[count]
         raise
+
+
+def map_by_group(
+    fn: Callable[[list[ItemT]], list[OutT]],
+    items: Sequence[ItemT],
+    group: Callable[[ItemT], str],
+    chunk: int | None = None,
+    inline_below: int = 2,
+) -> list[OutT]:
+    """`fn` over `items` in jobs of one group each (e.g. one PDF, opened once per job), at most
+    `chunk` items a job; one output per item, in input order.
+
+    `fn` takes a job's items and returns one output each. With fewer than `inline_below`
+    items everything runs in this process.
+    """
+    by_group: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        by_group[group(item)].append(i)
+    size = chunk or max(1, len(items))
+    jobs = [idx[s : s + size] for idx in by_group.values() for s in range(0, len(idx), size)]
+    workers = 1 if len(items) < inline_below else None
+    found: dict[int, OutT] = {}
+    for idx, outputs in zip(jobs, process_map(fn, [[items[i] for i in idx] for idx in jobs], workers), strict=True):
+        found.update(zip(idx, outputs, strict=True))
+    return [found[i] for i in range(len(items))]

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from pdf_assets.core.batching import StageRun
 from pdf_assets.core.config import ModelSpec
-from pdf_assets.core.parallel import process_map
+from pdf_assets.core.parallel import map_by_group
 from pdf_assets.core.types import ChartData, Crop, FigureResult, TextResult
 from pdf_assets.stages.chart_gate import ChartVerdict, classify_crops
 from pdf_assets.stages.collect import collect_crops
@@ -70,16 +69,7 @@ GATE_CHUNK = 32
 def gate_verdicts(crops: Sequence[Crop]) -> list[ChartVerdict]:
     """The gate's verdict per crop; many figures are judged on the worker processes, a PDF's
     figures together (the gate opens each PDF once per job)."""
-    by_pdf: dict[str, list[int]] = defaultdict(list)
-    for i, crop in enumerate(crops):
-        by_pdf[crop.pdf_path].append(i)
-    chunks = [idx[s : s + GATE_CHUNK] for idx in by_pdf.values() for s in range(0, len(idx), GATE_CHUNK)]
-    workers = 1 if len(crops) < GATE_CHUNK else None
-    verdicts: dict[int, ChartVerdict] = {}
-    jobs = [[crops[i] for i in chunk] for chunk in chunks]
-    for chunk, found in zip(chunks, process_map(classify_crops, jobs, workers), strict=True):
-        verdicts.update(zip(chunk, found, strict=True))
-    return [verdicts[i] for i in range(len(crops))]
+    return map_by_group(classify_crops, crops, lambda crop: crop.pdf_path, chunk=GATE_CHUNK, inline_below=GATE_CHUNK)
 
 
 def split_charts(crops: Sequence[Crop], gate: bool) -> tuple[list[Crop], list[Crop]]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 import pymupdf
 
 from pdf_assets.core.batching import StageRun
-from pdf_assets.core.parallel import process_map
+from pdf_assets.core.parallel import map_by_group
 from pdf_assets.core.types import Crop, OcrText, TextResult
 from pdf_assets.stages.collect import collect_crops
 from pdf_assets.stages.crops import cut_pending
@@ -46,47 +45,39 @@ REGIONS_PER_JOB = 64
 # Below this many regions the reads run inline: a worker round trip would cost more.
 MIN_PARALLEL_REGIONS = 128
 
-# (pdf path, [(crop index, page number, clip box in points)])
-LayerJob = tuple[str, list[tuple[int, int, tuple[float, float, float, float]]]]
 
-
-def read_text_layer(job: LayerJob) -> list[tuple[int, str]]:
-    """The text of some regions of one PDF (runs in a worker process; never raises).
+def read_text_layer(crops: list[Crop]) -> list[str | None]:
+    """The text of some regions of one PDF (runs in a worker process; never raises: None
+    for every region of a PDF that cannot be read, so they fall back to OCR).
 
     Each read re-parses the page within its clip (MuPDF has no cheaper exact way), about
     10-15 ms a region: a run's thousands of regions are spread over the worker processes.
     """
-    pdf_path, regions = job
+    pdf_path = crops[0].pdf_path
     try:
         with pymupdf.open(pdf_path) as doc:
             return [
-                (i, clean_text(doc[page_no].get_text("text", clip=pymupdf.Rect(box), sort=True)))
-                for i, page_no, box in regions
+                clean_text(
+                    doc[c.region.key.page_no].get_text("text", clip=pymupdf.Rect(c.region.box.as_tuple()), sort=True)
+                )
+                for c in crops
             ]
     except Exception as exc:  # noqa: BLE001 - fall back to OCR for these regions
         logger.warning("text layer of %s unreadable (%s); using OCR", pdf_path, exc)
-        return []
+        return [None] * len(crops)
 
 
-def layer_jobs(crops: Sequence[Crop]) -> list[LayerJob]:
-    by_pdf: dict[str, list[tuple[int, int, tuple[float, float, float, float]]]] = defaultdict(list)
-    for i, crop in enumerate(crops):
-        if crop.text_layer:
-            by_pdf[crop.pdf_path].append((i, crop.region.key.page_no, crop.region.box.as_tuple()))
-    return [
-        (pdf, regions[start : start + REGIONS_PER_JOB])
-        for pdf, regions in by_pdf.items()
-        for start in range(0, len(regions), REGIONS_PER_JOB)
-    ]
-
-
-def text_layer_texts(crops: Sequence[Crop], workers: int | None = None) -> dict[int, str]:
+def text_layer_texts(crops: Sequence[Crop]) -> dict[int, str]:
     """Usable text-layer text per crop index, for crops on pages with a text layer."""
-    jobs = layer_jobs(crops)
-    if sum(len(regions) for _, regions in jobs) < MIN_PARALLEL_REGIONS:
-        workers = 1
-    texts = {i: text for found in process_map(read_text_layer, jobs, workers) for i, text in found}
-    return {i: t for i, t in texts.items() if usable_text(t)}
+    layer = [i for i, crop in enumerate(crops) if crop.text_layer]
+    texts = map_by_group(
+        read_text_layer,
+        [crops[i] for i in layer],
+        lambda crop: crop.pdf_path,
+        chunk=REGIONS_PER_JOB,
+        inline_below=MIN_PARALLEL_REGIONS,
+    )
+    return {i: t for i, t in zip(layer, texts, strict=True) if t is not None and usable_text(t)}
 
 
 def _result(crop: Crop, text: str, source: str, confidence: float, engine: str) -> TextResult:

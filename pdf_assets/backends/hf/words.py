@@ -12,12 +12,11 @@ half the padding where the crop touches a page edge: well under a word's width).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 import pymupdf
 
-from pdf_assets.core.parallel import process_map
+from pdf_assets.core.parallel import map_by_group
 from pdf_assets.core.types import Box, Crop
 
 Words = list[tuple[Box, str]]
@@ -55,14 +54,4 @@ def pdf_words(crops: Sequence[Crop]) -> list[Words]:
 
 def text_layer_words_of(crops: Sequence[Crop]) -> Iterator[Words]:
     """Each crop's text-layer words, in input order."""
-    by_pdf: dict[str, list[int]] = defaultdict(list)
-    for i, crop in enumerate(crops):
-        by_pdf[crop.pdf_path].append(i)
-    jobs = list(by_pdf.values())
-    workers = 1 if len(crops) < MIN_PARALLEL_TABLES else None
-    found: dict[int, Words] = {}
-    for idx, words in zip(
-        jobs, process_map(pdf_words, [[crops[i] for i in idx] for idx in jobs], workers), strict=True
-    ):
-        found.update(zip(idx, words, strict=True))
-    return iter([found[i] for i in range(len(crops))])
+    return iter(map_by_group(pdf_words, crops, lambda crop: crop.pdf_path, inline_below=MIN_PARALLEL_TABLES))
