@@ -11,7 +11,6 @@ half an image.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pdf_assets.core.parallel import process_map
+from pdf_assets.core.parallel import map_by_group
 from pdf_assets.core.types import Box, Crop, ItemFailure, PageRef, Region, RegionKind
 from pdf_assets.stages.render import write_png
 
@@ -75,10 +74,6 @@ def describe(page: PageRef, region: Region, store: Path) -> Crop:
     )
 
 
-# (page image, [(crop file, pixel box)]): the crops of one page, cut in one worker.
-CutJob = tuple[str, list[tuple[str, tuple[int, int, int, int]]]]
-
-
 def _window(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """`image[y0:y1, x0:x1]`, zero-filled where the box leaves the image (as PIL's crop does)."""
     x0, y0, x1, y1 = box
@@ -93,35 +88,33 @@ def _window(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return out
 
 
-def cut_page(job: CutJob) -> str | None:
-    """Cut and write the crops of one page (runs in a worker process); the error, if any."""
-    page_image, pieces = job
+def cut_page(crops: list[Crop]) -> list[str | None]:
+    """Cut and write crops of one page image (a worker job: the page is decoded once); the
+    error per crop, None where it was written."""
     try:
-        image = cv2.imread(page_image, cv2.IMREAD_UNCHANGED)
+        image = cv2.imread(crops[0].page_image, cv2.IMREAD_UNCHANGED)
         if image is None:
-            raise OSError(f"cannot read page image {page_image}")
-        for out, box in pieces:
-            path = Path(out)
+            raise OSError(f"cannot read page image {crops[0].page_image}")
+        for crop in crops:
+            path = Path(crop.image_path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_png(_window(image, box), path)
+            write_png(_window(image, crop_pixels(crop)), path)
     except Exception as exc:  # noqa: BLE001 - a page that cannot be cut is a recorded failure
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def cut_all(crops: Sequence[Crop]) -> dict[str, str]:
-    """Cut every crop not yet cut, page by page on the worker processes; errors by page image."""
-    by_page: dict[str, list[tuple[str, tuple[int, int, int, int]]]] = defaultdict(list)
-    for crop in crops:
-        if not crop.cut:
-            by_page[crop.page_image].append((crop.image_path, crop_pixels(crop)))
-    jobs = list(by_page.items())
-    workers = 1 if sum(len(p) for _, p in jobs) < MIN_PARALLEL_CROPS else None
-    return {page: error for (page, _), error in zip(jobs, process_map(cut_page, jobs, workers), strict=True) if error}
+        return [f"{type(exc).__name__}: {exc}"] * len(crops)
+    return [None] * len(crops)
 
 
 # Below this many crops they are cut inline: a worker round trip would cost more.
 MIN_PARALLEL_CROPS = 32
+
+
+def cut_all(crops: Sequence[Crop]) -> dict[str, str]:
+    """Cut every crop not yet cut, page by page on the worker processes; errors by page image."""
+    pending = [crop for crop in crops if not crop.cut]
+    for crop in pending:
+        crop_pixels(crop)  # a crop with no geometry is a bug here, not a page failure in a worker
+    errors = map_by_group(cut_page, pending, lambda crop: crop.page_image, inline_below=MIN_PARALLEL_CROPS)
+    return {crop.page_image: error for crop, error in zip(pending, errors, strict=True) if error}
 
 
 def crops_for_pages(work: Iterable[tuple[PageRef, Sequence[Region]]], store: Path) -> list[list[Crop] | ItemFailure]:
