@@ -68,8 +68,9 @@ class Sampler:
             rss = _rss_bytes(pid)
             self.rss_peak = max(self.rss_peak, rss)
             self.rss_all_peak = max(self.rss_all_peak, rss + sum(_rss_bytes(c) for c in _children(pid)))
-            if self.device:
-                self.util.append(_gpu_util(self.device))
+            util = _gpu_util(self.device) if self.device else None
+            if util is not None:
+                self.util.append(util)
             self._stop.wait(self.interval)
 
     @property
@@ -77,13 +78,14 @@ class Sampler:
         return sum(self.util) / (100.0 * len(self.util)) if self.util else None
 
 
-def _gpu_util(device: str) -> float:
+def _gpu_util(device: str) -> float | None:
+    """NVML's utilisation; None where it cannot be read, so the report says "-", not 0%."""
     import torch
 
     try:
         return float(torch.cuda.utilization(device))
     except Exception:  # noqa: BLE001 - NVML missing: report nothing rather than fail the run
-        return 0.0
+        return None
 
 
 @dataclass
