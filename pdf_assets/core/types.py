@@ -102,15 +102,32 @@ class Box:
         return (self.x0, self.y0, self.x1, self.y1)
 
 
+# Flags a document can carry, stored with it: how it was read and what is missing.
+DOCUMENT_FLAGS: tuple[str, ...] = (
+    "encrypted",  # opened with a password
+    "repaired",  # MuPDF repaired a broken file to read it (content may be missing)
+    "pages_empty",  # some pages have neither a text layer nor any detected region
+    "downscaled",  # a page was rendered below the configured resolution (size cap)
+    "timeout",  # a per-document time limit cut the work short
+)
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
-    """One PDF of a partition. `error` is set (and `pages` is 0) when it could not be read."""
+    """One PDF of a partition. `error` is set (and `pages` is 0) when it could not be read.
 
-    doc_id: str  # sha256 of the file's bytes: the same file in two folders is one document
+    `doc_id` names this file in this folder and nothing else (the key of its pages, regions
+    and crops), so two identical files, or one file in two folders, never share rows or
+    files; `sha256` is the content hash that does say when two documents are the same bytes.
+    """
+
+    doc_id: str
     partition: str
     path: str
     pages: int
     error: str | None = None
+    sha256: str = ""
+    flags: tuple[str, ...] = ()  # from DOCUMENT_FLAGS
 
 
 @dataclass(frozen=True)
@@ -256,12 +273,20 @@ class FigureResult:
 
 @dataclass(frozen=True)
 class ItemFailure:
-    """One item that a stage could not process; the rest of the stage carries on."""
+    """One item that a stage could not process; the rest of the stage carries on.
+
+    `doc_id` and `region` tie the failure to what it hit, so a document with failures is
+    stored as `partial` and a failed region's row says so; `recovered` says what was kept
+    instead (e.g. "text_layer" or "ocr": the region's text), None when nothing was.
+    """
 
     stage: str
     item: str  # a human-readable id: region slug, page key or file path
     error: str
     partition: str | None = None
+    doc_id: str | None = None
+    region: RegionKey | None = None
+    recovered: str | None = None
 
 
 @dataclass
