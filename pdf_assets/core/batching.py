@@ -13,6 +13,10 @@ through one or more model replicas in batches, returning results in the original
   growing back after `policy.grow_after` clean batches, so results equal an OOM-free run;
 - any other item-level error is isolated by bisecting the batch; only the failing items are
   recorded, `SystemicError`s raise at once;
+- a broken model is systemic, not a pile of item failures: a batch whose outputs break the
+  contract (not one output per item) raises `ModelContractError` at once, and a batch of at
+  least `REPEATED_ERROR_MIN_ITEMS` items that all fail alone with the very same error raises
+  `RepeatedItemError` after its bisection;
 - with several replicas (one per GPU) each runs in its own thread, pulling batches from one
   shared queue, with its own OOM and memory-budget state.
 
@@ -28,16 +32,20 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Generic
+from typing import Generic, cast
 
 from pdf_assets.core.config import BatchPolicy
-from pdf_assets.core.errors import SystemicError
+from pdf_assets.core.errors import ModelContractError, RepeatedItemError, SystemicError
 from pdf_assets.core.memory_budget import MemoryBudget
 from pdf_assets.core.model import BatchModel, BatchT, ItemT, OutT, RawT
 from pdf_assets.core.types import StageMetrics
 from pdf_assets.core.work_queue import Progress, WorkQueue
 
 logger = logging.getLogger(__name__)
+
+#: A batch this large whose items all fail alone with one identical error means a broken
+#: model. Smaller batches may hold a few alike bad items (cost sorting groups similar ones).
+REPEATED_ERROR_MIN_ITEMS = 4
 
 
 @dataclass
@@ -164,7 +172,7 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         if self.model.is_out_of_memory(exc):
             self._shrink(idx, exc)
         else:
-            self._isolate(idx, exc)
+            self._isolate_batch(idx, exc)
 
     def _device(self, idx: list[int], batch: BatchT) -> RawT:
         """The device work of one preprocessed batch; probes the memory budget if pending."""
@@ -186,9 +194,17 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         return raw
 
     def _post(self, idx: list[int], raw: RawT) -> list[tuple[int, OutT]]:
-        """Postprocess one batch (on the post thread), contract-checked."""
-        outputs = self.model.postprocess(raw, [self.shared.items[i] for i in idx])
-        return list(zip(idx, outputs, strict=True))
+        """Postprocess one batch (on the post thread), contract-checked: a model that does not
+        return one output per item is broken for every batch, not for these items."""
+        outputs: object = self.model.postprocess(raw, [self.shared.items[i] for i in idx])
+        where = f"stage {self.shared.stage}: {self.model.name} on {self.model.device}"
+        if not isinstance(outputs, Sequence) or isinstance(outputs, (str, bytes)):
+            raise ModelContractError(f"{where}: postprocess returned {type(outputs).__name__}, not a list of outputs")
+        if len(outputs) != len(idx):
+            raise ModelContractError(
+                f"{where}: postprocess returned {len(outputs)} outputs for {len(idx)} items (must be one per item)"
+            )
+        return list(zip(idx, cast("Sequence[OutT]", outputs), strict=True))
 
     def _succeeded(self, idx: list[int], pairs: list[tuple[int, OutT]], started: float) -> None:
         self.shared.record(pairs, {}, len(idx))
@@ -233,17 +249,30 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
         )
         self.shared.give_back(idx + self._drop_pipeline())
 
-    def _isolate(self, idx: list[int], exc: Exception) -> None:
+    def _isolate_batch(self, idx: list[int], exc: Exception) -> None:
+        """Bisect a failing batch; if every item failed alone with one identical error, the
+        model is broken (a stage of thousands of items would otherwise end "green" with every
+        item failed, after a bisection per batch)."""
+        errors: list[str] = []
+        self._isolate(idx, exc, errors)
+        if len(idx) >= REPEATED_ERROR_MIN_ITEMS and len(errors) == len(idx) and len(set(errors)) == 1:
+            raise RepeatedItemError(
+                f"stage {self.shared.stage}: {self.model.name} on {self.model.device} failed every item "
+                f"of a batch of {len(idx)} alone with the same error: {errors[0]}"
+            )
+
+    def _isolate(self, idx: list[int], exc: Exception, errors: list[str]) -> None:
         """Bisect a failing batch until each failing item stands alone, then record it."""
         if len(idx) == 1:
             logger.debug("%s: item %d failed: %s", self.shared.stage, idx[0], error_text(exc))
+            errors.append(error_text(exc))
             self.shared.record([], {idx[0]: error_text(exc)}, None)
             return
         mid = len(idx) // 2
         for half in (idx[:mid], idx[mid:]):
-            self._run_now(half)
+            self._run_now(half, errors)
 
-    def _run_now(self, idx: list[int]) -> None:
+    def _run_now(self, idx: list[int], errors: list[str]) -> None:
         """One sub-batch of a bisection, synchronously (it is small and rare)."""
         started = time.perf_counter()
         try:
@@ -256,7 +285,7 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
                 self.model.free_memory()
                 if len(idx) > 1:
                     self.oom_retries += 1
-            self._isolate(idx, exc)
+            self._isolate(idx, exc, errors)
             return
         self._succeeded(idx, pairs, started)
 

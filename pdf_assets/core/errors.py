@@ -28,6 +28,23 @@ class ModelLoadError(SystemicError):
     """Model weights could not be loaded; the message says which model and how to provide it."""
 
 
+class ModelContractError(SystemicError):
+    """A backend broke the batch contract (one output per item, a list of outputs): every
+    batch would fail the same way, so recording each item as a failure would only hide it."""
+
+
+class RepeatedItemError(SystemicError):
+    """Every item of a batch failed alone with the same error: the model, not the items, is broken."""
+
+
+class WorkerLostError(SystemicError):
+    """A model worker process died or stopped answering; its last error is in the message."""
+
+
+class DatabaseUnavailableError(SystemicError):
+    """The database cannot be reached or written; the message names it with the password masked."""
+
+
 class DeviceOutOfMemoryError(PdfAssetsError):
     """A batch did not fit in device memory. The batch runner halves the batch and retries."""
 

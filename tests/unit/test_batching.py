@@ -16,7 +16,7 @@ import pytest
 from pdf_assets.backends.fake import FakeModel
 from pdf_assets.core.batching import run_batched
 from pdf_assets.core.config import BatchPolicy
-from pdf_assets.core.errors import DeviceOutOfMemoryError, ModelLoadError
+from pdf_assets.core.errors import DeviceOutOfMemoryError, ModelContractError, ModelLoadError, RepeatedItemError
 from pdf_assets.core.memory_budget import GIB, clear_fitted, probe_size
 
 T = TypeVar("T")
@@ -192,6 +192,61 @@ def test_systemic_error_propagates(replicas: int) -> None:
     models = [SystemicOn(device=f"fake:{i}") for i in range(replicas)]
     with pytest.raises(ModelLoadError, match="weights vanished"):
         run_batched("s", models, list(range(64)), BatchPolicy(batch_size=4))
+
+
+class OneShort(FakeModel[int, str]):
+    """Breaks the contract: one output too few for every batch."""
+
+    def postprocess(self, raw: list[int], items: Sequence[int]) -> list[str]:
+        return super().postprocess(raw, items)[:-1]
+
+
+class NotAList(FakeModel[int, str]):
+    def postprocess(self, raw: list[int], items: Sequence[int]) -> list[str]:
+        return "one string for the whole batch"  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_output_count_mismatch_is_a_contract_error_at_the_first_batch(replicas: int) -> None:
+    models = [OneShort(device=f"fake:{i}") for i in range(replicas)]
+    with pytest.raises(ModelContractError, match="returned 7 outputs for 8 items"):
+        run_batched("s", models, list(range(64)), BatchPolicy(batch_size=8))
+    # No bisection over 64 items: each replica ran at most its first batches, not 2n forwards.
+    assert sum(len(m.forward_batches) for m in models) <= 3 * replicas
+
+
+def test_a_non_list_output_is_a_contract_error() -> None:
+    with pytest.raises(ModelContractError, match="returned str, not a list of outputs"):
+        run_batched("s", [NotAList()], list(range(16)), BatchPolicy(batch_size=4))
+
+
+class AlwaysFails(FakeModel[int, str]):
+    def forward(self, batch: list[int]) -> list[int]:
+        super().forward(batch)
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+
+def test_the_same_error_on_every_item_of_a_batch_is_systemic() -> None:
+    model = AlwaysFails()
+    with pytest.raises(RepeatedItemError, match="failed every item of a batch of 8 alone") as info:
+        run_batched("s", [model], list(range(64)), BatchPolicy(batch_size=8))
+    assert "device-side assert" in str(info.value)
+    # One batch bisected (8 + 4 + 4 + 2*4 + 8 singles = 15 forwards at most), not all 8 batches.
+    assert len(model.forward_batches) <= 15 + 3
+
+
+def test_a_small_batch_of_alike_failures_stays_item_level() -> None:
+    """Below the threshold a few items failing alike are items, not a broken model."""
+    model = AlwaysFails()
+    run = run_batched("s", [model], [1, 2, 3], BatchPolicy(batch_size=8))
+    assert set(run.failures) == {0, 1, 2}
+
+
+def test_different_errors_on_every_item_stay_item_level() -> None:
+    items = [f"bad-{i:02d}" for i in range(8)]
+    run = run_batched("s", [FakeModel(fail_on="bad")], items, BatchPolicy(batch_size=8))
+    assert set(run.failures) == set(range(8))
+    assert len(set(run.failures.values())) == 8
 
 
 class MeetingReplica(FakeModel[int, str]):
