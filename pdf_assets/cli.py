@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pdf_assets.core.folders import partition_key_for
+from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.pdf import ENV_PASSWORDS, configured_passwords, read_passwords_file
 from pdf_assets.samples import write_samples
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,26 @@ def _setup_logging(verbose: bool) -> None:
     progress.addHandler(ProgressBars())
 
 
+def _use_passwords(args: argparse.Namespace) -> None:
+    """Hand `--password` / `--passwords-file` to every PDF opened by this process and its
+    workers (through the environment, so they never appear in a run's config or logs)."""
+    given = list(args.password or [])
+    for path in args.passwords_file or []:
+        given += read_passwords_file(Path(path))
+    if given:
+        os.environ[ENV_PASSWORDS] = "\n".join(configured_passwords(given))
+
+
+def _checked_folders(folders: list[Path], args: argparse.Namespace) -> list[Path]:
+    """The folders, once their keys are known to name them alone (`PartitionKeyConflict` if not)."""
+    from pdf_assets.core.config import default_db_url
+    from pdf_assets.defs.partitions import check_bindings, key_folders, recorded_folders
+
+    keyed = key_folders(folders)
+    check_bindings(keyed, recorded_folders(args.db_url or default_db_url()), rebind=args.rebind)
+    return list(keyed.values())
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pdf_assets.runner import run_folders
 
@@ -58,7 +79,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     folder = inbox / "demo-samples"
     paths = write_samples(folder)
     print(f"wrote {len(paths)} sample PDFs to {folder}")
-    return run_folders([folder], args)
+    return run_folders(_checked_folders([folder], args), args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -69,11 +90,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    bad = [f.name for f in folders if partition_key_for(f.name) is None]
-    if bad:
-        print(f"error: folder names cannot become partition keys: {', '.join(bad)}", file=sys.stderr)
+    try:
+        checked = _checked_folders(folders, args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    return run_folders(folders, args)
+    return run_folders(checked, args)
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -102,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | cuda:all")
         p.add_argument("--dagster-log-level", default="WARNING", help="Dagster's console log level (e.g. INFO)")
+        p.add_argument(
+            "--password", action="append", help="password for encrypted PDFs (repeatable; tried after the empty one)"
+        )
+        p.add_argument("--passwords-file", action="append", help="file of passwords for encrypted PDFs, one a line")
+        p.add_argument(
+            "--rebind", action="store_true", help="let a partition key that holds another folder's rows take this one"
+        )
     show = sub.add_parser("show", help="print what the database holds")
     show.add_argument("--db-url", help="SQLAlchemy URL (default: $PDF_ASSETS_DB_URL or SQLite in the data dir)")
     return parser
@@ -110,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    if args.command in ("demo", "run"):
+        _use_passwords(args)
     handlers = {"demo": _cmd_demo, "run": _cmd_run, "show": _cmd_show}
     return handlers[args.command](args)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 
 from dagster import (
@@ -28,7 +29,13 @@ from dagster import (
 
 from pdf_assets.core.folders import InboxFolder, scan_inbox
 from pdf_assets.defs.jobs import pdf_job
-from pdf_assets.defs.partitions import PARTITIONS_NAME, folder_partitions
+from pdf_assets.defs.partitions import (
+    PARTITIONS_NAME,
+    PartitionKeyConflict,
+    check_bindings,
+    folder_partitions,
+    recorded_folders,
+)
 from pdf_assets.defs.resources import PdfAssetsResource
 from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.queries import partition_states
@@ -80,6 +87,23 @@ def _materialization(folder: InboxFolder) -> AssetMaterialization:
     )
 
 
+def unsettled_folders(folders: Sequence[InboxFolder], settle_s: float, now: float | None = None) -> list[InboxFolder]:
+    """Folders with a file changed less than `settle_s` ago: probably still being copied, and a
+    run now would process half a delivery (and run again when the copy ends)."""
+    moment = time.time() if now is None else now
+    return [f for f in folders if settle_s > 0 and moment - f.changed_at < settle_s]
+
+
+def _bound_here(context: SensorEvaluationContext, folder: InboxFolder, recorded: Mapping[str, str]) -> bool:
+    """False (with a warning) when the folder's key holds another folder's rows."""
+    try:
+        check_bindings({folder.key: folder.path}, recorded)
+    except PartitionKeyConflict as exc:
+        context.log.warning(f"inbox folder {folder.path} skipped: {exc}")
+        return False
+    return True
+
+
 @sensor(job=pdf_job, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=15)
 def inbox_sensor(context: SensorEvaluationContext, pdf: PdfAssetsResource) -> SensorResult | SkipReason:
     """Turn new or changed inbox folders into partitions and process them in one run."""
@@ -88,8 +112,13 @@ def inbox_sensor(context: SensorEvaluationContext, pdf: PdfAssetsResource) -> Se
     for name in rejected:
         context.log.warning(f"inbox folder {name!r} has no usable partition key (or a duplicate); skipped")
     changed = [f for f in folders if seen.get(f.key) != f.fingerprint]
+    unsettled = unsettled_folders(changed, pdf.sensor_settle_s)
+    if unsettled:
+        context.log.info(f"still changing, picked up later: {', '.join(sorted(f.key for f in unsettled))}")
+    recorded = recorded_folders(pdf.database_url()) if changed else {}
+    changed = [f for f in changed if f not in unsettled and _bound_here(context, f, recorded)]
     if not changed:
-        return SkipReason(f"no new or changed folders in {pdf.inbox_path()}")
+        return SkipReason(f"no new or changed folders (that stopped changing) in {pdf.inbox_path()}")
     existing = list(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
     new_keys = [f.key for f in changed if f.key not in existing]
     order = existing + new_keys

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from dagster import Config, ConfigurableResource
+from dagster import Config, ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from pdf_assets.backends.devices import validate_device
 from pdf_assets.core.config import BatchPolicy, ModelSpec, default_data_dir, default_db_url, default_inbox
 from pdf_assets.core.folders import folder_for_key
+from pdf_assets.core.pdf import set_passwords
+from pdf_assets.defs.partitions import check_bindings, recorded_folders
 from pdf_assets.stages.engine import DEFAULT_BATCH, InferenceEngine
-from pdf_assets.stages.render import DEFAULT_MAX_PAGE_PIXELS
+from pdf_assets.stages.render import DEFAULT_MAX_PAGE_PIXELS, DEFAULT_RENDER_TIMEOUT_S
 
 
 class StageConfig(Config):
@@ -77,6 +80,17 @@ class PdfAssetsResource(ConfigurableResource):
         default=DEFAULT_MAX_PAGE_PIXELS,
         description="pages larger than this many pixels at render_dpi are rendered smaller (0: no cap)",
     )
+    render_timeout_s: float = Field(
+        default=DEFAULT_RENDER_TIMEOUT_S,
+        description="seconds one PDF may take to render before it becomes an error document (0: no limit)",
+    )
+    passwords: list[str] = Field(
+        default_factory=list,
+        description="passwords tried on encrypted PDFs after the empty one (also env PDF_ASSETS_PASSWORDS, one a line)",
+    )
+    sensor_settle_s: float = Field(
+        default=30.0, description="a folder is picked up only when none of its files changed for this long"
+    )
     layout: StageConfig = Field(default_factory=StageConfig)
     ocr: StageConfig = Field(default_factory=StageConfig)
     tables: StageConfig = Field(default_factory=StageConfig)
@@ -91,7 +105,8 @@ class PdfAssetsResource(ConfigurableResource):
             backend=os.environ.get("PDF_ASSETS_BACKEND", "embedded"),
             device=os.environ.get("PDF_ASSETS_DEVICE", "auto"),
         )
-        return cls(layout=stage, ocr=stage, tables=stage, figures=stage)
+        settle = float(os.environ.get("PDF_ASSETS_SENSOR_SETTLE_S", "30"))
+        return cls(layout=stage, ocr=stage, tables=stage, figures=stage, sensor_settle_s=settle)
 
     def data_path(self) -> Path:
         return Path(self.data_dir).resolve() if self.data_dir else default_data_dir()
@@ -99,11 +114,29 @@ class PdfAssetsResource(ConfigurableResource):
     def inbox_path(self) -> Path:
         return Path(self.inbox).resolve() if self.inbox else default_inbox()
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Every PDF opened in this run (render, text layer, tables, chart gate, their worker
+        processes) tries the configured passwords."""
+        set_passwords(self.passwords)
+
     def folder_path(self, key: str) -> Path:
-        """The folder behind a partition: an explicit mapping first, else the inbox."""
+        """The folder behind a partition: an explicit mapping first, else the inbox (refusing
+        a key that is not a key, or whose folder lies outside the inbox), else the folder the
+        database recorded for the key (a folder outside the inbox, registered by the CLI)."""
         if key in self.folder_paths:
             return Path(self.folder_paths[key]).resolve()
-        return folder_for_key(self.inbox_path(), key)
+        folder = folder_for_key(self.inbox_path(), key)
+        recorded = recorded_folders(self.database_url()).get(key)
+        if recorded is None:
+            return folder
+        if folder.is_dir():
+            check_bindings({key: folder}, {key: recorded})
+            return folder
+        return Path(recorded)
+
+    def render_options(self) -> dict[str, Any]:
+        """The render stage's limits and secrets, as `render_partitions` keywords."""
+        return {"timeout_s": self.render_timeout_s, "passwords": self.passwords, "roots": [self.inbox_path()]}
 
     def database_url(self) -> str:
         return self.db_url or default_db_url()

@@ -6,7 +6,8 @@ one: its text comes from the PDF. Such crops are described (box, scale, size) bu
 written; the text stage cuts the few whose text layer proves unusable, just before OCR.
 Crops are cut page by page on the shared worker processes (decoding and encoding PNGs is
 the CPU cost of this step), and every file is written atomically, so a reader never sees
-half an image.
+half an image. A page image that cannot be read or cut (missing, corrupt, too large for the
+decoder) fails only that page's crops, recorded with its document and region.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def crops_for_pages(work: Iterable[tuple[PageRef, Sequence[Region]]], store: Pat
     out: list[list[Crop] | ItemFailure] = []
     for page, crops in pages:
         if page.image_path in errors:
-            out.append(ItemFailure("categorize", page_name(page), errors[page.image_path], page.partition))
+            error = errors[page.image_path]
+            out.append(ItemFailure("categorize", page_name(page), error, page.partition, doc_id=page.doc_id))
         else:
             out.append([c if not needs_pixels(page, c.region) else replace(c, cut=True) for c in crops])
     return out
@@ -142,5 +144,7 @@ def cut_pending(crops: Sequence[Crop]) -> tuple[list[Crop | None], list[ItemFail
             continue
         out.append(None)
         region = crop.region
-        failures.append(ItemFailure("ocr", region.key.slug(), error, region.partition))
+        failures.append(
+            ItemFailure("ocr", region.key.slug(), error, region.partition, doc_id=region.key.doc_id, region=region.key)
+        )
     return out, failures

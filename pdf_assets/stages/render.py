@@ -12,15 +12,17 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pymupdf
 
-from pdf_assets.core.folders import folder_fingerprint, list_pdfs
-from pdf_assets.core.parallel import process_map
+from pdf_assets.core.errors import DocumentError
+from pdf_assets.core.folders import FolderNotFoundError, folder_fingerprint, is_within, list_pdfs
+from pdf_assets.core.parallel import killable_map, process_map
+from pdf_assets.core.pdf import configured_passwords, unlock
 from pdf_assets.core.types import DocumentInfo, PageRef, StageMetrics
 from pdf_assets.stages.manifests import PagesManifest
 
@@ -45,13 +47,25 @@ _PNG_FAST = [
 DEFAULT_MAX_PAGE_PIXELS = 8_000_000
 
 
+# Whatever the configured cap, no page image is larger than this: it is the size at which
+# PIL (used by some model backends to read page images) refuses an image as a decompression
+# bomb, and a page that large (a 93 x 93 in sheet at 144 dpi) is better downscaled than lost.
+HARD_MAX_PAGE_PIXELS = 89_478_485
+
+# A PDF that keeps MuPDF busy longer than this becomes an error document (`timeout` flag).
+DEFAULT_RENDER_TIMEOUT_S = 120.0
+
+
 @dataclass(frozen=True)
 class RenderJob:
     partition: str
     pdf_path: str
     store: str  # page store root
     dpi: int = DEFAULT_DPI
-    max_pixels: int = DEFAULT_MAX_PAGE_PIXELS  # 0: no cap
+    max_pixels: int = DEFAULT_MAX_PAGE_PIXELS  # 0: only the hard cap
+    folder: str = ""  # the partition's folder: names the document and bounds its links
+    roots: tuple[str, ...] = ()  # other folders a link may point into (the inbox)
+    passwords: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -68,44 +82,105 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open(path: Path) -> pymupdf.Document:
-    """Open a PDF; an encrypted one is tried with the empty password, else rejected clearly."""
+def document_id(partition: str, relative_path: str, sha256: str) -> str:
+    """The id of one file in one folder: identical files in one folder, or one file in two
+    folders, get different ids (their pages, regions and crops never collide), while the
+    same unchanged file keeps its id from run to run."""
+    return hashlib.sha256(f"{partition}\0{relative_path}\0{sha256}".encode()).hexdigest()
+
+
+def _relative(job: RenderJob) -> str:
+    path = Path(job.pdf_path)
+    if job.folder:
+        try:
+            return path.absolute().relative_to(Path(job.folder).absolute()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def _link_error(job: RenderJob) -> str | None:
+    """Why a linked PDF may not be read (it points outside its folder and the inbox), or None."""
+    path = Path(job.pdf_path)
+    if not path.is_symlink():
+        return None
+    roots = [Path(r) for r in (job.folder, *job.roots) if r]
+    if any(is_within(path, root) for root in roots):
+        return None
+    return "link points outside the inbox: refused"
+
+
+def _open(path: Path, passwords: tuple[str, ...]) -> tuple[pymupdf.Document, bool]:
+    """Open a PDF (unlocking it with the passwords) and say whether it was encrypted."""
     doc = pymupdf.open(path)
-    if doc.needs_pass and not doc.authenticate(""):
-        doc.close()
-        raise ValueError("PDF is encrypted and needs a password")
+    encrypted = unlock(doc, passwords)
     if doc.page_count == 0:
         doc.close()
-        raise ValueError("PDF has no pages")
-    return doc
+        raise DocumentError("PDF has no pages")
+    return doc, encrypted
+
+
+def _failed(job: RenderJob, sha: str, error: str, flags: tuple[str, ...] = ()) -> RenderedDocument:
+    doc_id = document_id(job.partition, _relative(job), sha)
+    path = str(Path(job.pdf_path).absolute())
+    return RenderedDocument(DocumentInfo(doc_id, job.partition, path, 0, error, sha, flags), ())
 
 
 def render_document(job: RenderJob) -> RenderedDocument:
     """Render one PDF (runs in a worker process); never raises for a bad PDF."""
     path = Path(job.pdf_path)
+    link_error = _link_error(job)
+    if link_error:
+        return _failed(job, "", link_error)
     try:
-        doc_id = sha256_of(path)
+        sha = sha256_of(path)
     except OSError as exc:
-        return RenderedDocument(DocumentInfo("", job.partition, str(path.resolve()), 0, f"unreadable: {exc}"), ())
+        return _failed(job, "", f"unreadable: {exc}")
+    doc_id = document_id(job.partition, _relative(job), sha)
     try:
-        with _open(path) as doc:
-            pages = tuple(_render_page(doc, i, doc_id, job) for i in range(doc.page_count))
+        doc, encrypted = _open(path, job.passwords)
+        with doc:
+            rendered = [_render_page(doc, i, doc_id, job) for i in range(doc.page_count)]
+            repaired = bool(doc.is_repaired)
     except Exception as exc:  # noqa: BLE001 - any MuPDF failure is a document-level error
         logger.warning("cannot render %s: %s", path, exc)
-        return RenderedDocument(
-            DocumentInfo(doc_id, job.partition, str(path.resolve()), 0, f"{type(exc).__name__}: {exc}"), ()
+        return _failed(job, sha, f"{type(exc).__name__}: {exc}")
+    flags = tuple(
+        flag
+        for flag, present in (
+            ("encrypted", encrypted),
+            ("repaired", repaired),
+            ("pages_empty", any(empty for _, _, empty in rendered)),
+            ("downscaled", any(small for _, small, _ in rendered)),
         )
-    return RenderedDocument(DocumentInfo(doc_id, job.partition, str(path.resolve()), len(pages)), pages)
+        if present
+    )
+    pages = tuple(page for page, _, _ in rendered)
+    info = DocumentInfo(doc_id, job.partition, str(path.absolute()), len(pages), None, sha, flags)
+    return RenderedDocument(info, pages)
 
 
-def _pixmap(page: pymupdf.Page, job: RenderJob) -> pymupdf.Pixmap:
-    """The page at `job.dpi`, or smaller where that would exceed `job.max_pixels` (the page's
-    `px_per_pt` records the scale either way, so boxes in points stay exact)."""
+def timed_out(job: RenderJob, message: str, timeout: bool) -> RenderedDocument:
+    """The error document for a PDF whose render was stopped (or whose worker died)."""
+    try:
+        sha = sha256_of(Path(job.pdf_path))
+    except OSError:
+        sha = ""
+    if timeout:
+        return _failed(job, sha, f"timeout: rendering {message}", ("timeout",))
+    return _failed(job, sha, f"render failed: {message}")
+
+
+def _pixmap(page: pymupdf.Page, job: RenderJob) -> tuple[pymupdf.Pixmap, bool]:
+    """The page at `job.dpi`, or smaller where that would exceed `job.max_pixels` or the hard
+    cap (the page's `px_per_pt` records the scale either way, so boxes in points stay exact);
+    and whether it was made smaller."""
     scale = job.dpi / 72.0
     area = page.rect.width * page.rect.height * scale * scale
-    if not job.max_pixels or area <= job.max_pixels:
-        return page.get_pixmap(dpi=job.dpi, alpha=False)
-    scale *= (job.max_pixels / area) ** 0.5
+    cap = min(job.max_pixels or HARD_MAX_PAGE_PIXELS, HARD_MAX_PAGE_PIXELS)
+    if area <= cap:
+        return page.get_pixmap(dpi=job.dpi, alpha=False), False
+    scale *= (cap / area) ** 0.5
     logger.info(
         "page %d of %s is %.1f MP at %d dpi: rendered at %.0f dpi",
         page.number + 1,
@@ -114,22 +189,24 @@ def _pixmap(page: pymupdf.Page, job: RenderJob) -> pymupdf.Pixmap:
         job.dpi,
         72 * scale,
     )
-    return page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False)
+    return page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False), True
 
 
-def _render_page(doc: pymupdf.Document, page_no: int, doc_id: str, job: RenderJob) -> PageRef:
+def _render_page(doc: pymupdf.Document, page_no: int, doc_id: str, job: RenderJob) -> tuple[PageRef, bool, bool]:
+    """The page's reference, whether it was downscaled, and whether it is empty (no text
+    layer and a blank image: a truncated file's lost pages look like this)."""
     page = doc[page_no]
     out = Path(job.store) / doc_id[:2] / doc_id / f"{page_no:04d}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    pix = _pixmap(page, job)
+    pix, downscaled = _pixmap(page, job)
     save_pixmap(pix, out)
     text_chars = len(page.get_text("text").strip())
     # PyMuPDF's page.rect already accounts for /Rotate, matching the rendered pixmap.
     rect = page.rect
-    return PageRef(
+    ref = PageRef(
         doc_id=doc_id,
         partition=job.partition,
-        pdf_path=str(Path(job.pdf_path).resolve()),
+        pdf_path=str(Path(job.pdf_path).absolute()),
         page_no=page_no,
         width_pt=float(rect.width),
         height_pt=float(rect.height),
@@ -137,6 +214,7 @@ def _render_page(doc: pymupdf.Document, page_no: int, doc_id: str, job: RenderJo
         px_per_pt=pix.width / float(rect.width),
         text_chars=text_chars,
     )
+    return ref, downscaled, text_chars == 0 and bool(pix.is_unicolor)
 
 
 def save_pixmap(pix: pymupdf.Pixmap, out: Path) -> None:
@@ -163,10 +241,18 @@ def render_all(
     jobs: Sequence[RenderJob],
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
 ) -> list[RenderedDocument]:
-    """Render all jobs on the shared worker processes (input order kept); one worker renders inline."""
+    """Render all jobs (input order kept). With a timeout, each PDF renders in a killable worker
+    process and one that runs too long becomes an error document; 0 means no limit (the
+    shared pool, or inline with one worker)."""
     results: list[RenderedDocument] = []
-    for i, res in enumerate(process_map(render_document, jobs, workers), 1):
+    mapped = (
+        killable_map(render_document, jobs, timeout_s, timed_out, workers)
+        if timeout_s > 0 and jobs
+        else process_map(render_document, jobs, workers)
+    )
+    for i, res in enumerate(mapped, 1):
         results.append(res)
         if progress:
             progress("pages", i, len(jobs))
@@ -180,15 +266,33 @@ def render_partitions(
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     max_pixels: int = DEFAULT_MAX_PAGE_PIXELS,
+    *,
+    timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
+    passwords: Sequence[str] = (),
+    roots: Sequence[Path] = (),
 ) -> dict[str, PagesManifest]:
-    """Render the PDFs of every partition of the run on the worker processes."""
+    """Render the PDFs of every partition of the run on the worker processes.
+
+    A partition whose folder is missing raises `FolderNotFoundError` before anything is
+    rendered: a green run with no documents would replace the partition's rows with nothing.
+    `passwords` come before the configured ones; links may point into `roots` (the inbox)
+    besides their own folder.
+    """
+    missing = {key: str(folder) for key, folder in folders.items() if not Path(folder).is_dir()}
+    if missing:
+        raise FolderNotFoundError(
+            "partition folders not found (deleted, renamed, or never registered; the stored rows are kept): "
+            + ", ".join(f"{k} -> {v}" for k, v in sorted(missing.items()))
+        )
     started = time.perf_counter()
+    secrets = configured_passwords(passwords)
+    extra = tuple(str(Path(r).absolute()) for r in roots)
     jobs = [
-        RenderJob(key, str(pdf), str(store), dpi, max_pixels)
+        RenderJob(key, str(pdf), str(store), dpi, max_pixels, str(Path(folder).absolute()), extra, secrets)
         for key, folder in folders.items()
         for pdf in list_pdfs(folder)
     ]
-    rendered = render_all(jobs, workers, progress)
+    rendered = render_all(jobs, workers, progress, timeout_s)
     metrics = StageMetrics(
         stage="pages",
         backend="pymupdf",

@@ -8,6 +8,8 @@ exactly the partitions whose database rows are missing or stale.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +34,7 @@ from pdf_assets.defs.partitions import PARTITIONS_NAME
 from pdf_assets.defs.resources import PdfAssetsResource, StageConfig
 from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.queries import partition_states, row_counts
+from pdf_assets.storage.schema import PartitionRow
 from tests.dagster.e2e_helpers import touch, write_pdfs
 
 FOLDERS = {"a-folder": ("text_page.pdf", "table_page.pdf"), "b-folder": ("text_page.pdf",)}
@@ -55,6 +58,7 @@ def resource(tmp_path: Path, inbox: Path) -> PdfAssetsResource:
         data_dir=str(tmp_path / "data"),
         db_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
         render_workers=1,
+        sensor_settle_s=0,
         layout=fake,
         ocr=fake,
         tables=fake,
@@ -186,6 +190,54 @@ def test_unsafe_folder_names_are_sanitized_or_skipped(
     assert covered(instance, result.run_requests) == sorted(keys)
     # The sensor's logger is Dagster's own (not under the root logger): read what it printed.
     assert "'!!!'" in capfd.readouterr().err
+
+
+def test_a_folder_still_being_copied_waits_for_the_settle_time(
+    instance: DagsterInstance, resource: PdfAssetsResource, inbox: Path
+) -> None:
+    settling = PdfAssetsResource(inbox=resource.inbox, db_url=resource.db_url, sensor_settle_s=3600.0)
+    old = time.time() - 7200
+    for pdf in (inbox / "a-folder").iterdir():
+        os.utime(pdf, (old, old))
+    os.utime(inbox / "a-folder", (old, old))
+
+    first = evaluate(instance, settling, cursor=None)
+    assert isinstance(first, SensorResult)
+    apply(instance, first)
+    assert covered(instance, first.run_requests) == ["a-folder"]  # b-folder was just written
+
+    again = evaluate(instance, settling, cursor=first.cursor)
+    assert isinstance(again, SkipReason)  # b-folder is still "being copied": not in the cursor
+    later = evaluate(instance, resource, cursor=first.cursor)  # settle time over (0 s)
+    assert isinstance(later, SensorResult)
+    apply(instance, later)
+    assert covered(instance, later.run_requests) == ["b-folder"]
+
+
+def test_an_inbox_folder_whose_key_holds_another_folders_rows_is_skipped(
+    instance: DagsterInstance, resource: PdfAssetsResource, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere" / "a-folder"
+    write_pdfs(elsewhere)
+    record_partition(resource, "a-folder", elsewhere)
+
+    result = evaluate(instance, resource, cursor=None)
+    assert isinstance(result, SensorResult)
+    apply(instance, result)
+    assert covered(instance, result.run_requests) == ["b-folder"]
+    assert [e.partition for e in result.asset_events] == ["b-folder"]
+
+
+def record_partition(resource: PdfAssetsResource, key: str, folder: Path) -> None:
+    """A partitions row as a finished run leaves it, bound to `folder`."""
+    engine = make_engine(resource.database_url())
+    try:
+        init_db(engine)
+        with session_scope(engine) as session:
+            now = datetime.now(timezone.utc)
+            session.add(PartitionRow(key=key, folder=str(folder), fingerprint="x", run_id="r", updated_at=now))
+    finally:
+        engine.dispose()
 
 
 def test_empty_inbox_skips(instance: DagsterInstance, resource: PdfAssetsResource, tmp_path: Path) -> None:
