@@ -1,0 +1,455 @@
+"""Chart data from a chart's vector drawing: bars and lines read against their labelled axis.
+
+A born-digital chart (matplotlib, Excel, ...) keeps what a chart model would have to guess:
+every bar is a rectangle, every data line a polyline, and tick, category, legend and value
+labels are real text. This module turns those shapes and words (PDF points, top-left origin,
+read from the page by `stages.vector_charts`) into a `ChartData`, with no model and no PDF
+library, so it is tested on plain numbers.
+
+How a chart is read:
+
+* Value axis: at least `MIN_TICKS` numeric words in one column (aligned on their right edge
+  or on their centre) whose values are a linear function of their height on the page
+  (least squares, residual under `MAX_FIT_ERROR` of the range). A tick label's centre is
+  snapped to a tick mark or gridline beside it when there is one. No such axis: no chart.
+* Bars: rectangles with one horizontal edge on the baseline (value 0, or the axis bottom when
+  0 is off the scale); the other edge gives the value. Bars that touch (or nearly) form a
+  group (an x category); within a group, each bar's style (fill, stroke, dashes) is a series.
+  A printed value label just beyond a bar's end replaces the measured value when they agree.
+* Lines: polylines with no fill spanning part of the plot; each is sampled at the x tick
+  positions (numeric x tick labels, else the category labels under the plot).
+* Category names: the words under the plot, in lines that sit within one group each.
+* Legend: a small swatch in a series' style with words on its right; the legend order
+  (rows, then left to right) is the order of the series columns.
+
+The result has `header` = ("category", series...) and one row per x category, left to right:
+the orientation of DePlot's tables, and `raw_text` is the same table linearised like DePlot's
+output, so both readers store and parse alike. Stacked bars, horizontal bars, pies and
+log scales are not read (the reading is refused or partial, never an error).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from pdf_assets.core.types import Box, ChartData
+
+MIN_TICKS = 3
+MAX_FIT_ERROR = 0.02  # of the axis' value range
+ALIGN_PT = 3.0  # tick labels of one axis line up this closely
+EDGE_PT = 1.5  # a bar's edge this close to the baseline stands on it
+MAX_BAR_SHARE = 0.5  # a rectangle wider than this share of the plot is a background or frame
+LABEL_AGREEMENT = 0.03  # of the axis range: a printed value this close to the bar's is the bar's
+MAX_SWATCH_PT = 60.0
+
+_NUMBER = re.compile(r"^[(\[]?([-+\u2212]?[$\u20ac\u00a3]?\d+(?:[.,]\d+)*)[%)\]]?$")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of the text layer: its box in points and its text."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One drawn shape: a rectangle (`points` = its two corners) or a polyline (its vertices).
+
+    `style` names how it is painted (fill, stroke, dashes): bars and their legend swatch share it.
+    """
+
+    kind: str  # "rect" | "line"
+    points: tuple[tuple[float, float], ...]
+    style: str
+
+    @property
+    def box(self) -> Box:
+        xs, ys = [p[0] for p in self.points], [p[1] for p in self.points]
+        return Box(min(xs), min(ys), max(xs), max(ys))
+
+
+@dataclass(frozen=True)
+class Axis:
+    """value = slope * coordinate + offset, from tick labels at `ticks` (coordinate, label)."""
+
+    slope: float
+    offset: float
+    ticks: tuple[tuple[float, str], ...]
+    decimals: int
+    edge: float = 0.0  # the right edge of the tick labels: the plot starts beyond it
+
+    def value(self, at: float) -> float:
+        return self.slope * at + self.offset
+
+    def coordinate(self, value: float) -> float:
+        return (value - self.offset) / self.slope
+
+    @property
+    def span(self) -> tuple[float, float]:
+        coords = [t[0] for t in self.ticks]
+        return min(coords), max(coords)
+
+    @property
+    def value_range(self) -> float:
+        lo, hi = self.span
+        return abs(self.value(hi) - self.value(lo))
+
+
+@dataclass(frozen=True)
+class ChartReading:
+    """The data read from a drawing, or None with the reason it was refused."""
+
+    chart: ChartData | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Bar:
+    box: Box
+    style: str
+    value: float
+    end: float  # the y of the bar's value end
+
+
+def parse_number(text: str) -> float | None:
+    """A tick or value label as a number ("1,200" -> 1200, "12%" -> 12, "\u22125" -> -5)."""
+    match = _NUMBER.match(text.strip())
+    if not match:
+        return None
+    body = match.group(1).replace("\u2212", "-").lstrip("$\u20ac\u00a3").replace("$", "")
+    if "," in body and "." not in body and re.fullmatch(r"-?\d{1,3}(,\d{3})+", body) is None:
+        body = body.replace(",", ".")  # a decimal comma
+    try:
+        return float(body.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _decimals(text: str) -> int:
+    match = re.search(r"[.,](\d+)\D*$", text)
+    return len(match.group(1)) if match else 0
+
+
+def fit_axis(labels: Sequence[tuple[float, str]]) -> Axis | None:
+    """The linear map from coordinate to value through (coordinate, label) pairs, if it fits."""
+    points = [(c, v) for c, t in labels if (v := parse_number(t)) is not None]
+    if len(points) < MIN_TICKS or len({round(c, 1) for c, _ in points}) < len(points):
+        return None
+    mean_c = sum(c for c, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    var = sum((c - mean_c) ** 2 for c, _ in points)
+    if var == 0:
+        return None
+    slope = sum((c - mean_c) * (v - mean_v) for c, v in points) / var
+    offset = mean_v - slope * mean_c
+    values = [v for _, v in points]
+    spread = max(values) - min(values)
+    if slope == 0 or spread == 0:
+        return None
+    if max(abs(slope * c + offset - v) for c, v in points) > MAX_FIT_ERROR * spread:
+        return None
+    decimals = max(_decimals(t) for _, t in labels)
+    return Axis(slope, offset, tuple(sorted(labels)), decimals)
+
+
+def _columns(words: Sequence[Word]) -> list[list[Word]]:
+    """Numeric words grouped by a shared right edge, or by a shared centre."""
+    numeric = [w for w in words if parse_number(w.text) is not None]
+    groups: list[list[Word]] = []
+    keys: tuple[Callable[[Word], float], ...] = (lambda w: w.x1, lambda w: w.cx)
+    for key in keys:
+        for word in sorted(numeric, key=key):
+            for group in groups:
+                if abs(key(group[-1]) - key(word)) <= ALIGN_PT and group[-1] is not word:
+                    group.append(word)
+                    break
+            else:
+                groups.append([word])
+    return [g for g in groups if len(g) >= MIN_TICKS]
+
+
+def _snap(word: Word, marks: Sequence[Mark]) -> float:
+    """The y of the tick mark or gridline beside a tick label, else the label's centre."""
+    best: tuple[float, float] | None = None
+    for mark in marks:
+        box = mark.box
+        if box.height > 0.5 or box.width < 2:
+            continue
+        near = box.x0 - 20 <= word.x1 <= box.x1 + 2 or box.x0 - 2 <= word.x0 <= box.x1 + 20
+        dist = abs(box.y0 - word.cy)
+        if near and dist <= word.height / 2 and (best is None or dist < best[0]):
+            best = (dist, box.y0)
+    return best[1] if best else word.cy
+
+
+def value_axis(words: Sequence[Word], marks: Sequence[Mark]) -> Axis | None:
+    """The best vertical value axis: the column of numeric labels with most ticks that fits."""
+    best: Axis | None = None
+    for column in _columns(words):
+        column = sorted({(w.cy, w.text): w for w in column}.values(), key=lambda w: w.cy)
+        axis = fit_axis([(_snap(w, marks), w.text) for w in column])
+        if axis is not None and axis.slope < 0 and (best is None or len(axis.ticks) > len(best.ticks)):
+            best = replace(axis, edge=max(w.x1 for w in column))
+    return best
+
+
+def _baseline(axis: Axis) -> float:
+    """The y bars stand on: value 0 when on the scale, else the bottom of the axis."""
+    lo, hi = axis.span
+    zero = axis.coordinate(0.0)
+    return zero if lo - EDGE_PT <= zero <= hi + EDGE_PT else hi
+
+
+def find_bars(marks: Sequence[Mark], axis: Axis, plot_left: float) -> list[_Bar]:
+    """Rectangles standing on the baseline inside the axis' span, left to right."""
+    base = _baseline(axis)
+    lo, hi = axis.span
+    rects = [m for m in marks if m.kind == "rect" and m.box.x0 >= plot_left - EDGE_PT]
+    width = max((m.box.x1 for m in rects), default=plot_left) - plot_left
+    bars: list[_Bar] = []
+    for mark in rects:
+        box = mark.box
+        if box.width < 1 or box.width > MAX_BAR_SHARE * width or box.y0 < lo - EDGE_PT or box.y1 > hi + EDGE_PT:
+            continue
+        if abs(box.y1 - base) <= EDGE_PT and box.y0 < base - 0.1:
+            end = box.y0
+        elif abs(box.y0 - base) <= EDGE_PT and box.y1 > base + 0.1:
+            end = box.y1
+        else:
+            continue
+        bars.append(_Bar(box, mark.style, axis.value(end), end))
+    return sorted(bars, key=lambda b: b.box.x0)
+
+
+def group_bars(bars: Sequence[_Bar]) -> list[list[_Bar]]:
+    """Touching bars form a group; a group holding one style twice is no group (a histogram)."""
+    if not bars:
+        return []
+    gap = 0.5 * statistics.median(b.box.width for b in bars)
+    groups: list[list[_Bar]] = [[bars[0]]]
+    for bar in bars[1:]:
+        if bar.box.x0 - groups[-1][-1].box.x1 <= gap:
+            groups[-1].append(bar)
+        else:
+            groups.append([bar])
+    if any(len({b.style for b in g}) < len(g) for g in groups):
+        return [[b] for b in bars]
+    return groups
+
+
+def _lines_of(words: Sequence[Word]) -> list[list[Word]]:
+    """Words grouped into text lines (shared vertical centre), top to bottom, each left to right."""
+    lines: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (w.cy, w.x0)):
+        if lines and abs(lines[-1][0].cy - word.cy) <= 0.5 * max(word.height, lines[-1][0].height):
+            lines[-1].append(word)
+        else:
+            lines.append([word])
+    return [sorted(line, key=lambda w: w.x0) for line in lines]
+
+
+def _phrases(line: Sequence[Word]) -> list[list[Word]]:
+    """A line's words split where the gap is wider than a space (labels side by side)."""
+    out: list[list[Word]] = []
+    for word in line:
+        if out and word.x0 - out[-1][-1].x1 <= 0.6 * word.height:
+            out[-1].append(word)
+        else:
+            out.append([word])
+    return out
+
+
+def label_lines(words: Sequence[Word], top: float) -> list[list[Word]]:
+    """The lines of labels just under `top` (the plot's bottom): a first line within two line
+    heights of it, then lines no further apart than 1.5 line heights."""
+    out: list[list[Word]] = []
+    edge = top
+    for line in _lines_of([w for w in words if w.cy > top]):
+        height = statistics.median(w.height for w in line)
+        if min(w.y0 for w in line) - edge > (2.0 if not out else 1.5) * height:
+            break
+        out.append(line)
+        edge = max(w.y1 for w in line)
+    return out
+
+
+def category_names(lines: Sequence[Sequence[Word]], spans: Sequence[tuple[float, float]]) -> list[str]:
+    """One name per span from the label lines under it; a line with a word across two spans (a
+    caption, a paragraph) ends the labels."""
+    names: list[list[str]] = [[] for _ in spans]
+    for line in lines:
+        slots = [next((i for i, (a, b) in enumerate(spans) if a - 1 <= w.x0 and w.x1 <= b + 1), -1) for w in line]
+        if -1 in slots:
+            break
+        for word, slot in zip(line, slots, strict=True):
+            names[slot].append(word.text)
+    return [" ".join(n) for n in names]
+
+
+def _spans(extents: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Each extent widened to halfway to its neighbours (the outer ones by as much on the outside)."""
+    out: list[tuple[float, float]] = []
+    for i, (a, b) in enumerate(extents):
+        left = (extents[i - 1][1] + a) / 2 if i else None
+        right = (b + extents[i + 1][0]) / 2 if i + 1 < len(extents) else None
+        pad = (a - left) if left is not None else (right - b) if right is not None else b - a
+        out.append((left if left is not None else a - pad, right if right is not None else b + pad))
+    return out
+
+
+def legend(marks: Sequence[Mark], words: Sequence[Word], styles: Sequence[str], data: Sequence[Mark]) -> dict[str, str]:
+    """Series style -> name, from small swatches in that style with words on their right."""
+    swatches = [
+        m
+        for m in marks
+        if m.style in styles and m not in data and m.box.width <= MAX_SWATCH_PT and m.box.height <= MAX_SWATCH_PT / 2
+    ]
+    starts = sorted(s.box.x0 for s in swatches)
+    found: dict[str, tuple[float, float, str]] = {}
+    for swatch in swatches:
+        box = swatch.box
+        cy = (box.y0 + box.y1) / 2
+        row = sorted((w for w in words if abs(w.cy - cy) <= 0.6 * w.height and w.x0 >= box.x1 - 1), key=lambda w: w.x0)
+        if not row or row[0].x0 - box.x1 > 2 * row[0].height:
+            continue
+        stop = min((x for x in starts if x > box.x1), default=float("inf"))
+        name = [row[0]]
+        for word in row[1:]:
+            if word.x0 - name[-1].x1 > 0.8 * word.height or word.x1 > stop:
+                break
+            name.append(word)
+        found.setdefault(swatch.style, (round(cy), box.x0, " ".join(w.text for w in name)))
+    return {style: text for style, (_, _, text) in sorted(found.items(), key=lambda kv: kv[1][:2])}
+
+
+def _format(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def _value_label(bar: _Bar, numbers: Sequence[Word], axis: Axis) -> str | None:
+    """The printed value just beyond the bar's end, when it agrees with the bar's length."""
+    best: tuple[float, str] | None = None
+    for word in numbers:
+        if not bar.box.x0 - 1 <= word.cx <= bar.box.x1 + 1:
+            continue
+        dist = abs((word.y1 if bar.end < bar.box.y1 else word.y0) - bar.end)
+        value = parse_number(word.text)
+        agrees = value is not None and abs(value - bar.value) <= LABEL_AGREEMENT * axis.value_range
+        if agrees and dist <= 1.5 * word.height and (best is None or dist < best[0]):
+            best = (dist, word.text)
+    return best[1] if best else None
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> ChartData:
+    raw = " <0x0A> ".join(" | ".join(cells) for cells in [header, *rows])
+    return ChartData(raw_text=raw, header=tuple(header), rows=tuple(tuple(r) for r in rows))
+
+
+def _series_names(order: Sequence[str], names: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Series styles in legend order when the legend names them all, else in drawing order."""
+    if names and all(s in names for s in order):
+        styles = list(names)
+        return styles, [names[s] for s in styles]
+    return list(order), [names.get(s, f"series {i + 1}") for i, s in enumerate(order)]
+
+
+def read_bars(words: Sequence[Word], marks: Sequence[Mark], axis: Axis, plot_left: float) -> ChartReading:
+    bars = find_bars(marks, axis, plot_left)
+    groups = group_bars(bars)
+    if len(bars) < 2:
+        return ChartReading(None, "no bars on the axis")
+    order = list(dict.fromkeys(b.style for g in groups for b in g))
+    data = [m for m in marks if m.kind == "rect" and any(m.box == b.box for b in bars)]
+    styles, names = _series_names(order, legend(marks, words, order, data))
+    extents = [(g[0].box.x0, g[-1].box.x1) for g in groups]
+    lines = label_lines(words, max(axis.span[1], max(b.box.y1 for b in bars)))
+    categories = category_names(lines, _spans(extents))
+    numbers = [w for w in words if parse_number(w.text) is not None]
+    rows = []
+    for i, (group, category) in enumerate(zip(groups, categories, strict=True)):
+        cells = {b.style: _value_label(b, numbers, axis) or _format(b.value, axis.decimals + 1) for b in group}
+        rows.append([category or f"group {i + 1}", *(cells.get(s, "") for s in styles)])
+    return ChartReading(_table(["category", *names], rows), f"{len(bars)} bars in {len(groups)} groups")
+
+
+def _sample(points: Sequence[tuple[float, float]], x: float, tol: float) -> float | None:
+    """The polyline's y at `x` (linear between vertices); an `x` up to `tol` beyond an end
+    (a label's centre is not exactly its tick) takes the end's y; None further out."""
+    x = min(max(x, points[0][0]), points[-1][0]) if points[0][0] - tol <= x <= points[-1][0] + tol else x
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        if x0 <= x <= x1:
+            return y0 if x1 - x0 < 1e-6 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return None
+
+
+def _near(values: Sequence[float], x: float, tol: float) -> bool:
+    return any(abs(v - x) <= tol for v in values)
+
+
+def read_lines(words: Sequence[Word], marks: Sequence[Mark], axis: Axis, plot_left: float) -> ChartReading:
+    lo, hi = axis.span
+    polylines = [
+        m
+        for m in marks
+        if m.kind == "line"
+        and m.box.x0 >= plot_left - EDGE_PT
+        and m.box.y0 >= lo - 2 * EDGE_PT
+        and m.box.y1 <= hi + 2 * EDGE_PT
+        and m.box.height > 0.5
+        and m.box.width > 0.5
+    ]
+    if not polylines:
+        return ChartReading(None, "no bars or data lines on the axis")
+    width = max(m.box.x1 for m in polylines) - min(m.box.x0 for m in polylines)
+    polylines = [m for m in polylines if m.box.width >= 0.25 * width]
+    lines = label_lines(words, hi)
+    ticks = [p for line in lines[:1] for p in _phrases(line)]
+    if len(ticks) < 2:
+        return ChartReading(None, "data lines without x labels")
+    order = list(dict.fromkeys(m.style for m in polylines))
+    styles, names = _series_names(order, legend(marks, words, order, polylines))
+    centres = [(t[0].x0 + t[-1].x1) / 2 for t in ticks]
+    tol = 0.25 * min(b - a for a, b in itertools.pairwise(centres))
+    vertices = sorted({p[0] for m in polylines for p in m.points})
+    # A data point is a vertex: a label's centre near one means that vertex's x.
+    centres = [min(vertices, key=lambda v: abs(v - x)) if _near(vertices, x, tol) else x for x in centres]
+    rows = []
+    for tick, x in zip(ticks, centres, strict=True):
+        cells = []
+        for style in styles:
+            ys = [y for m in polylines if m.style == style if (y := _sample(sorted(m.points), x, tol)) is not None]
+            cells.append(_format(axis.value(ys[0]), axis.decimals + 1) if ys else "")
+        rows.append([" ".join(w.text for w in tick), *cells])
+    return ChartReading(_table(["category", *names], rows), f"{len(polylines)} data lines at {len(ticks)} x labels")
+
+
+def read_chart(words: Sequence[Word], marks: Sequence[Mark]) -> ChartReading:
+    """The chart drawn by `marks` and labelled by `words`, or the reason it is not one."""
+    axis = value_axis(words, marks)
+    if axis is None:
+        return ChartReading(None, "no axis with numeric ticks")
+    reading = read_bars(words, marks, axis, axis.edge)
+    if reading.chart is None:
+        reading = read_lines(words, marks, axis, axis.edge)
+    return reading
