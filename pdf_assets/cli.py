@@ -104,6 +104,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return print_summary(args.db_url)
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from pdf_assets.evaluation.cli import run_eval
+
+    return run_eval(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pdf-assets", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -133,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
     show = sub.add_parser("show", help="print what the database holds")
     show.add_argument("--db-url", help="SQLAlchemy URL (default: $PDF_ASSETS_DB_URL or SQLite in the data dir)")
+    from pdf_assets.evaluation.cli import add_eval_arguments
+
+    add_eval_arguments(sub.add_parser("eval", help="score a run against a corpus's ground truth"))
     return parser
 
 
@@ -141,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if args.command in ("demo", "run"):
         _use_passwords(args)
-    handlers = {"demo": _cmd_demo, "run": _cmd_run, "show": _cmd_show}
+    handlers = {"demo": _cmd_demo, "run": _cmd_run, "show": _cmd_show, "eval": _cmd_eval}
     return handlers[args.command](args)
 
 
