@@ -30,6 +30,12 @@ class Collected(Generic[ResT]):
         return tuple(self.results.get(partition, ()))
 
 
+def region_failure(stage: str, crop: Crop, error: str) -> ItemFailure:
+    """A failure tied to its document and region, so storage can mark both."""
+    key = crop.region.key
+    return ItemFailure(stage, key.slug(), error, crop.region.partition, doc_id=key.doc_id, region=key)
+
+
 def collect_crops(
     stage: str,
     crops: Sequence[Crop],
@@ -48,5 +54,5 @@ def collect_crops(
                 continue
             except Exception as exc:  # noqa: BLE001 - one bad output never loses the others
                 error = f"{type(exc).__name__}: {exc}"
-        collected.failures[partition].append(ItemFailure(stage, crop.region.key.slug(), error, partition))
+        collected.failures[partition].append(region_failure(stage, crop, error))
     return collected

@@ -21,6 +21,7 @@ from pdf_assets.core.types import (
 from pdf_assets.stages.crops import crops_for_pages, page_name
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.manifests import CategorizedRegions, LayoutManifest, PagesManifest
+from pdf_assets.stages.remainder import add_remainders
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +50,8 @@ def detect_layouts(
     failures: dict[str, list[ItemFailure]] = defaultdict(list)
     for i, (page, detected) in enumerate(zip(pages, run.outputs, strict=True)):
         if detected is None:
-            failures[page.partition].append(
-                ItemFailure("layout", page_name(page), run.failures.get(i, "unknown error"), page.partition)
-            )
+            error = run.failures.get(i, "unknown error")
+            failures[page.partition].append(ItemFailure("layout", page_name(page), error, page.partition, page.doc_id))
             continue
         regions[page.partition].extend(regions_for_page(page, detected))
     return {
@@ -69,14 +69,20 @@ def categorize(
     time and each waits for its slowest page (a large scan takes half a second), which made
     this step grow by that much per folder. Text regions on pages with a text layer are
     only described (see `crops.py`): their text comes from the PDF, and the text stage cuts
-    the few it must OCR after all.
+    the few it must OCR after all. Text-layer text no region covers gets text regions of its
+    own first (`stages.remainder`), so a page the layout saw as one figure keeps its text.
     """
-    work: list[tuple[PageRef, list[Region]]] = []
+    every_page: list[tuple[PageRef, list[Region]]] = []
     for key, layout in layouts.items():
         by_page: dict[tuple[str, int], list[Region]] = defaultdict(list)
         for region in layout.regions:
             by_page[(region.key.doc_id, region.key.page_no)].append(region)
-        work += [(page, by_page[page.key]) for page in pages[key].pages if by_page.get(page.key)]
+        every_page += [(page, by_page.get(page.key, [])) for page in pages[key].pages]
+    completed = add_remainders(every_page)
+    work = [(page, regions) for (page, _), regions in zip(every_page, completed, strict=True) if regions]
+    all_regions: dict[str, list[Region]] = defaultdict(list)
+    for page, regions in work:
+        all_regions[page.partition] += regions
     buckets: dict[str, dict[RegionKind, list[Crop]]] = defaultdict(lambda: defaultdict(list))
     failures: dict[str, list[ItemFailure]] = defaultdict(list)
     for (page, _), result in zip(work, crops_for_pages(work, store), strict=True):
@@ -88,11 +94,11 @@ def categorize(
     return {
         key: CategorizedRegions(
             partition=key,
-            regions=layout.regions,
+            regions=tuple(all_regions[key]),
             text=tuple(buckets[key][RegionKind.TEXT]),
             figures=tuple(buckets[key][RegionKind.FIGURE]),
             tables=tuple(buckets[key][RegionKind.TABLE]),
             failures=tuple(failures[key]),
         )
-        for key, layout in layouts.items()
+        for key in layouts
     }

@@ -33,7 +33,9 @@ class PagesManifest:
 
     @property
     def failures(self) -> tuple[ItemFailure, ...]:
-        return tuple(ItemFailure("pages", d.path, d.error, d.partition) for d in self.documents if d.error)
+        return tuple(
+            ItemFailure("pages", d.path, d.error, d.partition, doc_id=d.doc_id) for d in self.documents if d.error
+        )
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,14 @@ class TextManifest:
 
 @dataclass(frozen=True)
 class TableManifest:
+    """Tables, and the box text of table regions the table model failed on (`texts`: their
+    `TextResult`s, stored with the text stage's, see `stages.fallback`)."""
+
     partition: str
     results: tuple[TableResult, ...]
     failures: tuple[ItemFailure, ...] = ()
     metrics: tuple[StageMetrics, ...] = ()
+    texts: tuple[TextResult, ...] = ()
 
 
 @dataclass(frozen=True)

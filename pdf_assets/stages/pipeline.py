@@ -108,7 +108,8 @@ def build_bundle(outputs: PipelineOutputs, run_id: str | None = None) -> RunBund
         documents=tuple(d for m in outputs.pages.values() for d in m.documents),
         pages=tuple(p for m in outputs.pages.values() for p in m.pages),
         regions=tuple(r for m in outputs.categorized.values() for r in m.regions),
-        texts=tuple(t for m in outputs.texts.values() for t in m.results),
+        texts=tuple(t for m in outputs.texts.values() for t in m.results)
+        + tuple(t for m in outputs.tables.values() for t in m.texts),  # failed tables' box text
         figures=tuple(f for m in outputs.figures.values() for f in m.results),
         tables=tuple(t for m in outputs.tables.values() for t in m.results),
         failures=all_failures(*groups),

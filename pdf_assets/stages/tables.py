@@ -11,6 +11,7 @@ from pdf_assets.core.batching import StageRun
 from pdf_assets.core.types import Crop, TableCell, TableResult, TableStructure
 from pdf_assets.stages.collect import collect_crops
 from pdf_assets.stages.engine import InferenceEngine
+from pdf_assets.stages.fallback import fallback_texts
 from pdf_assets.stages.manifests import CategorizedRegions, TableManifest
 
 
@@ -70,12 +71,28 @@ def table_result(crop: Crop, table: TableStructure, engine: str) -> TableResult:
 
 
 def extract_tables(categorized: Mapping[str, CategorizedRegions], engine: InferenceEngine) -> dict[str, TableManifest]:
-    """One table stage over every table region of the run."""
+    """One table stage over every table region of the run.
+
+    A region the model finds no table in (often a paragraph the layout called a table)
+    keeps its box's text instead: the manifest's `texts`, from the text layer or one OCR
+    run over all such regions of the run (`stages.fallback`). Producing them here keeps
+    the asset graph as it is: `text_results` and `table_results` both read only the
+    categorized regions.
+    """
     crops = [c for m in categorized.values() for c in m.tables]
     run: StageRun[TableStructure] = engine.run("tables", crops)
     name = run.metrics.backend or engine.spec("tables").backend
     collected = collect_crops("tables", crops, run, lambda crop, out: table_result(crop, out, name))
+    failures = [f for key in categorized for f in collected.failures_of(key)]
+    fallback = fallback_texts(crops, failures, engine)
+    order = {c.region.key: i for i, c in enumerate(crops)}
     return {
-        key: TableManifest(key, collected.results_of(key), collected.failures_of(key), (run.metrics,))
+        key: TableManifest(
+            key,
+            collected.results_of(key),
+            fallback.failures_of(key),
+            (run.metrics, *fallback.metrics),
+            tuple(sorted(fallback.texts_of(key), key=lambda t: order[t.key])),
+        )
         for key in categorized
     }

@@ -14,6 +14,7 @@ from pdf_assets.core.types import Crop, OcrText, TextResult
 from pdf_assets.stages.collect import collect_crops
 from pdf_assets.stages.crops import cut_pending
 from pdf_assets.stages.engine import InferenceEngine
+from pdf_assets.stages.garbled import looks_garbled
 from pdf_assets.stages.manifests import CategorizedRegions, TextManifest
 
 logger = logging.getLogger(__name__)
@@ -23,16 +24,18 @@ _WS = re.compile(r"[ \t]+")
 
 
 def usable_text(text: str) -> bool:
-    """A text layer is trusted when it has letters or digits and little replacement garbage.
+    """A text layer is trusted when it has letters or digits, little replacement garbage and
+    words shaped like a language.
 
     Scanned PDFs sometimes carry an invisible, broken OCR layer full of U+FFFD or private-use
-    glyphs; those regions go to OCR instead.
+    glyphs, and a font with a custom encoding extracts as mojibake ("]üìÜüéê •ìê"; see
+    `stages.garbled`); those regions go to OCR instead.
     """
     stripped = text.strip()
     if not stripped or not any(ch.isalnum() for ch in stripped):
         return False
     bad = sum(1 for ch in stripped if ch == "\ufffd" or "\ue000" <= ch <= "\uf8ff")
-    return bad / len(stripped) < 0.1
+    return bad / len(stripped) < 0.1 and not looks_garbled(stripped)
 
 
 def clean_text(text: str) -> str:
