@@ -51,3 +51,13 @@ class DeviceOutOfMemoryError(PdfAssetsError):
 
 class DocumentError(PdfAssetsError):
     """A PDF could not be opened or rendered; it is recorded and its folder carries on."""
+
+
+class NotATableError(PdfAssetsError):
+    """A region called a table holds no table (a table of contents, a boxed paragraph, no
+    grid at all); the tables stage records it and falls back to the region's text."""
+
+
+class TableTooComplexError(PdfAssetsError):
+    """A table region's page has more vector drawing than the table finder is allowed to
+    consider (one pathological page must not stall a run); recorded as an item failure."""

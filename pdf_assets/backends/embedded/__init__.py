@@ -6,7 +6,9 @@ offline. The registry calls `devices_for` and `load`; nothing loads at import ti
 
 Options read from `ModelSpec.options`:
 - `threads`: onnxruntime intra-op threads for RapidOCR (default: onnxruntime decides);
-- `min_px_per_pt`: crops below this resolution are upscaled before OCR (default 2.0).
+- `min_px_per_pt`: crops below this resolution are upscaled before OCR (default 2.0);
+- `max_path_items` (tables): vector drawing items a page may have before its table
+  regions fail fast instead of stalling the run (default 20000).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ def devices_for(spec: ModelSpec) -> list[str]:
     return ["cpu"]
 
 
-#: `threads`: onnxruntime threads per engine; `min_px_per_pt`: crops below this scale are upscaled
-OPTIONS = ("threads", "min_px_per_pt")
+#: `threads`: onnxruntime threads per engine; `min_px_per_pt`: crops below this scale are upscaled;
+#: `max_path_items`: the tables stage's cap on a page's vector drawing items
+OPTIONS = ("threads", "min_px_per_pt", "max_path_items")
 
 
 def _threads(spec: ModelSpec) -> int | None:
@@ -59,9 +62,12 @@ def load(spec: ModelSpec, device: str) -> AnyModel:
 
         model = RapidOcrModel(make_engine(_threads(spec)), min_px_per_pt=min_px)
     elif spec.stage == "tables":
-        from pdf_assets.backends.embedded.tables import EmbeddedTableModel
+        from pdf_assets.backends.embedded.tables import DEFAULT_MAX_PATH_ITEMS, EmbeddedTableModel
 
-        model = EmbeddedTableModel(threads=_threads(spec), min_px_per_pt=min_px)
+        max_items = spec.int_option("max_path_items", DEFAULT_MAX_PATH_ITEMS)
+        if max_items < 1:
+            raise ConfigError("option max_path_items of the tables stage must be >= 1")
+        model = EmbeddedTableModel(threads=_threads(spec), min_px_per_pt=min_px, max_path_items=max_items)
     elif spec.stage == "figures":
         from pdf_assets.backends.embedded.figures import NoChartModel
 

@@ -8,19 +8,26 @@ the box loses the outer rules and with them the first or last column. Invisible 
 treats every rectangle edge as a ruling line and would split the header rows. Cell text
 is rebuilt from characters (`rawdict`), because the finder's own `extract()` runs with
 tiny glyph boxes, so "7.2" becomes "72\\n." (the dot sits lower) and "Tamil Nadu" loses
-its space. Without rules, PyMuPDF's text-alignment strategy runs inside the box.
+its space; text is read along its own direction, and a table drawn sideways is turned
+upright (`table_text`). Without rules, or when the rules miss column boundaries (shaded
+rows, one cell holding a whole row), the grid comes from text alignment (`stream`).
+Before any of that, the page's drawing is counted: past `max_path_items` the region is
+an item failure, not a stalled run.
 
 Image-only pages: the page is rendered, ruling lines are found with morphology, the
 grid matching the region is rebuilt with spans (a missing rule between two grid slots
 merges them), and RapidOCR's lines are assigned to cells. Without rulings, rows and
 columns come from clustering the OCR lines; a region that yields neither is an item
 error, never a one-cell table.
+
+Regions that are not really tables (a table of contents, a boxed paragraph) raise
+`NotATableError` (`table_checks`), so the stage can fall back to their text.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,7 +48,20 @@ from pdf_assets.backends.embedded.ocr import (
     recognize,
     visual_lines,
 )
-from pdf_assets.core.errors import DocumentError, PdfAssetsError
+from pdf_assets.backends.embedded.stream import segments, stream_grid
+from pdf_assets.backends.embedded.table_checks import reject_contents, reject_grid
+from pdf_assets.backends.embedded.table_text import (
+    Char,
+    cell_text,
+    dominant_turn,
+    line_text,
+    page_chars,
+    rect_in_frame,
+    text_lines,
+    to_frame,
+    upright,
+)
+from pdf_assets.core.errors import DocumentError, NotATableError, TableTooComplexError
 from pdf_assets.core.model import BatchModel
 from pdf_assets.core.types import Crop, TableCell, TableStructure
 
@@ -49,27 +69,6 @@ if TYPE_CHECKING:
     from rapidocr_onnxruntime import RapidOCR
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Char:
-    """One glyph of the text layer: its box, font size and baseline."""
-
-    c: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    size: float
-    baseline: float
-
-    @property
-    def cx(self) -> float:
-        return (self.x0 + self.x1) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.y0 + self.y1) / 2
 
 
 def area(r: Rect) -> float:
@@ -115,41 +114,6 @@ def spanned_header_rows(cells: Sequence[Cell]) -> int:
     return max((c.row_span for c in first), default=0)
 
 
-def _text_lines(chars: Sequence[Char]) -> list[list[Char]]:
-    """Chars grouped into visual lines: same baseline, or vertical ranges overlapping by half."""
-    lines: list[list[Char]] = []
-    for ch in sorted(chars, key=lambda c: (c.baseline, c.x0)):
-        if lines:
-            ref = lines[-1][0]
-            overlap = min(ch.y1, ref.y1) - max(ch.y0, ref.y0)
-            low = min(ch.y1 - ch.y0, ref.y1 - ref.y0)
-            if abs(ch.baseline - ref.baseline) <= 0.3 * ref.size or (low > 0 and overlap >= 0.5 * low):
-                lines[-1].append(ch)
-                continue
-        lines.append([ch])
-    return [sorted(line, key=lambda c: c.x0) for line in lines]
-
-
-def cell_text(chars: Sequence[Char]) -> str:
-    """Text of one cell from its glyphs: spaces from space glyphs or gaps over 0.25 em."""
-    out: list[str] = []
-    for line in _text_lines(chars):
-        parts: list[str] = []
-        prev: Char | None = None
-        pending = False
-        for ch in line:
-            if not ch.c.strip():
-                pending = True
-                continue
-            if prev is not None and (pending or ch.x0 - prev.x1 > 0.25 * max(ch.size, 1.0)):
-                parts.append(" ")
-            parts.append(ch.c)
-            prev, pending = ch, False
-        if parts:
-            out.append("".join(parts))
-    return "\n".join(out)
-
-
 def _bands(intervals: Sequence[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
     merged: list[list[float]] = []
     for a, b in sorted(intervals):
@@ -179,7 +143,10 @@ def cells_from_text_lines(boxes: Sequence[Rect]) -> list[Cell]:
     return [Cell(r, c, 1, 1, (xs[c], ys[r], xs[c + 1], ys[r + 1])) for r in range(len(rows)) for c in range(len(cols))]
 
 
-class TableNotFoundError(PdfAssetsError):
+__all__ = ["Char", "EmbeddedTableModel", "TableNotFoundError", "cell_text"]
+
+
+class TableNotFoundError(NotATableError):
     """No table grid could be recovered for a region (recorded as an item failure)."""
 
 
@@ -192,8 +159,27 @@ class _Found:
     texts: tuple[str, ...]
 
 
-def visible_paths(page: pymupdf.Page) -> list[dict[str, object]]:
-    """Vector paths a reader can see: unstroked white fills are backgrounds, not rulings."""
+#: vector path items (lines, curves, rectangles) a region's page may have before the
+#: finder is skipped; 200k line operations once kept it busy for 527 s
+DEFAULT_MAX_PATH_ITEMS = 20_000
+
+
+def path_items(page: pymupdf.Page) -> int:
+    """Drawing items on the page, counted from the fast C-level listing."""
+    return sum(len(path.get("items", ())) for path in page.get_cdrawings())
+
+
+def visible_paths(page: pymupdf.Page, max_items: int = DEFAULT_MAX_PATH_ITEMS) -> list[dict[str, object]]:
+    """Vector paths a reader can see: unstroked white fills are backgrounds, not rulings.
+
+    Raises TableTooComplexError past `max_items` drawing items, before the slow listing.
+    """
+    count = path_items(page)
+    if count > max_items:
+        raise TableTooComplexError(
+            f"page {page.number} has {count} vector drawing items, over the table finder's limit of "
+            f"{max_items} (option max_path_items of the tables stage)"
+        )
     keep = []
     for path in page.get_drawings():
         fill = path.get("fill")
@@ -223,16 +209,13 @@ def _best_table(tables: Sequence[pymupdf.table.Table], box: Rect) -> pymupdf.tab
     return None if index is None else grids[index]
 
 
-def find_vector_table(page: pymupdf.Page, box: Rect) -> pymupdf.table.Table | None:
-    """Ruled tables of the whole page first (a layout box may end far inside the frame
-    when the last column's text is short), then the text-alignment strategy in the box."""
-    found = page.find_tables(use_layout=False, paths=visible_paths(page))
-    table = _best_table(found.tables if found else [], box)
-    if table is None:
-        logger.debug("no ruled table matches region %s; trying text alignment", box)
-        found = page.find_tables(clip=pymupdf.Rect(box), use_layout=False, strategy="text")
-        table = _best_table(found.tables if found else [], box)
-    return table
+def find_vector_table(
+    page: pymupdf.Page, box: Rect, max_items: int = DEFAULT_MAX_PATH_ITEMS
+) -> pymupdf.table.Table | None:
+    """The ruled table of the whole page that matches the region (a layout box may end
+    far inside the frame when the last column's text is short), or None."""
+    found = page.find_tables(use_layout=False, paths=visible_paths(page, max_items))
+    return _best_table(found.tables if found else [], box)
 
 
 def _header_rows_vector(table: pymupdf.table.Table, rows: Sequence[float]) -> int:
@@ -243,28 +226,54 @@ def _header_rows_vector(table: pymupdf.table.Table, rows: Sequence[float]) -> in
     return sum(1 for y in rows[1:] if y <= bottom + 1.0)
 
 
-def page_chars(page: pymupdf.Page, clip: Rect) -> list[Char]:
-    """Every non-empty character inside `clip` with its box, font size and baseline."""
-    chars: list[Char] = []
-    raw = page.get_text("rawdict", clip=pymupdf.Rect(clip))
-    for block in raw.get("blocks", []):
-        for line in block.get("lines", []):
-            for span in line["spans"]:
-                for ch in span["chars"]:
-                    x0, y0, x1, y1 = ch["bbox"]
-                    chars.append(Char(ch["c"], x0, y0, x1, y1, float(span["size"]), float(ch["origin"][1])))
-    return chars
-
-
-def vector_structure(page: pymupdf.Page, box: Rect) -> _Found:
-    table = find_vector_table(page, box)
-    if table is None:
-        raise TableNotFoundError(f"no table grid found in region {tuple(round(v, 1) for v in box)}")
-    cells = cells_from_boxes([tuple(c) for c in table.cells if c is not None])
-    rows = boundaries([v for c in table.cells if c is not None for v in (c[1], c[3])])
+def _ruled_grid(page: pymupdf.Page, table: pymupdf.table.Table) -> tuple[_Found, list[Char]]:
+    """The finder's cells read in the table's own direction: a table drawn sideways is
+    turned upright (its rows become rows again) before indices and texts are taken."""
+    boxes: list[Rect] = [tuple(c) for c in table.cells if c is not None]
     chars = page_chars(page, tuple(table.bbox))
+    turn = dominant_turn(chars)
+    if turn:
+        boxes, chars = [rect_in_frame(b, turn) for b in boxes], to_frame(chars, turn)
+    cells = cells_from_boxes(boxes)
     texts = tuple(cell_text([ch for ch in chars if contains(cell.box, ch.cx, ch.cy)]) for cell in cells)
-    return _Found(cells=tuple(cells), header_rows=_header_rows_vector(table, rows), texts=texts)
+    if turn:
+        header = spanned_header_rows(cells)
+    else:
+        header = _header_rows_vector(table, boundaries([v for b in boxes for v in (b[1], b[3])]))
+    return _Found(cells=tuple(cells), header_rows=header, texts=texts), chars
+
+
+def _merged_columns(found: _Found, chars: Sequence[Char]) -> int:
+    """Cells whose one line holds three or more gutter-separated pieces: rulings missing
+    between columns (shaded rows without vertical rules), so the grid is not trusted."""
+    count = 0
+    for cell in found.cells:
+        inside = upright([ch for ch in chars if contains(cell.box, ch.cx, ch.cy)])
+        if any(len(segments([c for c in line if c.c.strip()])) >= 3 for line in text_lines(inside)):
+            count += 1
+    return count
+
+
+def _stream(chars: Sequence[Char], box: Rect) -> _Found:
+    grid = stream_grid(upright(chars))
+    if grid is None:
+        raise TableNotFoundError(f"no ruled grid or text columns found in region {tuple(round(v, 1) for v in box)}")
+    return _Found(cells=grid.cells, header_rows=grid.header_rows, texts=grid.texts)
+
+
+def vector_structure(page: pymupdf.Page, box: Rect, max_items: int = DEFAULT_MAX_PATH_ITEMS) -> _Found:
+    """Ruled grid when the page has one for the region, else the text-alignment grid."""
+    region_chars = page_chars(page, expand(box, 2.0, (page.rect.width, page.rect.height)))
+    reject_contents(line_text(line) for line in text_lines(upright(region_chars)))
+    table = find_vector_table(page, box, max_items)
+    if table is None:
+        logger.debug("no ruled table matches region %s; using text alignment", box)
+        return _stream(region_chars, box)
+    found, chars = _ruled_grid(page, table)
+    if _merged_columns(found, chars) >= 2:
+        logger.debug("ruled grid of region %s merges columns; using text alignment", box)
+        return _stream(region_chars, box)
+    return found
 
 
 def _ocr_lines_in_points(lines: Sequence[OcrLine], origin: tuple[float, float], scale: float) -> list[OcrLine]:
@@ -284,7 +293,16 @@ def _texts_from_ocr(cells: Sequence[Cell], lines: Sequence[OcrLine]) -> tuple[st
         best = max(range(len(cells)), key=overlaps.__getitem__)
         if overlaps[best] > 0.3 * area(lbox):
             per_cell[best].append(line)
-    return tuple("\n".join(" ".join(w.text for w in row) for row in visual_lines(group)) for group in per_cell)
+    return tuple(_join_lines(" ".join(w.text for w in row) for row in visual_lines(group)) for group in per_cell)
+
+
+def _join_lines(lines: Iterable[str]) -> str:
+    """A cell's lines, one per line; a line broken after a slash ("Incomplete/") goes on
+    without a break, as the word it splits."""
+    out = ""
+    for line in lines:
+        out += line if not out or out.endswith("/") else "\n" + line
+    return out
 
 
 class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructure]):
@@ -292,10 +310,16 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
 
     name = "embedded.pymupdf_tables"
 
-    def __init__(self, threads: int | None = None, min_px_per_pt: float = DEFAULT_MIN_PX_PER_PT) -> None:
+    def __init__(
+        self,
+        threads: int | None = None,
+        min_px_per_pt: float = DEFAULT_MIN_PX_PER_PT,
+        max_path_items: int = DEFAULT_MAX_PATH_ITEMS,
+    ) -> None:
         self.device = "cpu"
         self.threads = threads
         self.min_px_per_pt = min_px_per_pt
+        self.max_path_items = max_path_items
         self._engine: RapidOCR | None = None
 
     def _ocr_engine(self) -> RapidOCR:
@@ -325,8 +349,11 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
         page = docs[crop.pdf_path][crop.region.key.page_no]
         box = crop.region.box.as_tuple()
         if crop.text_layer:
-            return vector_structure(page, box)
-        return self._scanned_structure(page, box, crop.px_per_pt)
+            found = vector_structure(page, box, self.max_path_items)
+        else:
+            found = self._scanned_structure(page, box, crop.px_per_pt)
+        reject_grid([c.row for c in found.cells], [c.col for c in found.cells], found.texts)
+        return found
 
     def _scanned_structure(self, page: pymupdf.Page, box: Rect, px_per_pt: float) -> _Found:
         scale = max(px_per_pt, self.min_px_per_pt)
@@ -342,6 +369,7 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
         image = full[int(y0 * scale) : int(y1 * scale), int(x0 * scale) : int(x1 * scale)]
         origin = (int(x0 * scale) / scale, int(y0 * scale) / scale)
         lines = _ocr_lines_in_points(recognize(self._ocr_engine(), image), origin, scale)
+        reject_contents(" ".join(w.text for w in row) for row in visual_lines(lines))
         cells = cells_from_rulings(image, scale, origin)
         if not cells:
             inside = [ln for ln in lines if contains(box, (ln.x0 + ln.x1) / 2, ln.cy)]
