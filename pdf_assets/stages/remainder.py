@@ -19,9 +19,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pymupdf
-
 from pdf_assets.core.parallel import map_by_group
+from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Box, PageRef, Region, RegionKey, RegionKind
 
 logger = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ def read_words(pages: list[PageRef]) -> list[list[Word]]:
     """The words of some pages of one PDF (a worker job; never raises: no words for a PDF
     that cannot be read, whose pages then keep what the layout found)."""
     try:
-        with pymupdf.open(pages[0].pdf_path) as doc:
+        with open_pdf(pages[0].pdf_path) as doc:
             return [
                 [
                     Word(Box(x0, y0, x1, y1), sum(1 for ch in text if not ch.isspace()), block, line)

@@ -10,6 +10,7 @@ import pymupdf
 
 from pdf_assets.core.batching import StageRun
 from pdf_assets.core.parallel import map_by_group
+from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Crop, OcrText, TextResult
 from pdf_assets.stages.collect import collect_crops
 from pdf_assets.stages.crops import cut_pending
@@ -58,7 +59,7 @@ def read_text_layer(crops: list[Crop]) -> list[str | None]:
     """
     pdf_path = crops[0].pdf_path
     try:
-        with pymupdf.open(pdf_path) as doc:
+        with open_pdf(pdf_path) as doc:
             return [
                 clean_text(
                     doc[c.region.key.page_no].get_text("text", clip=pymupdf.Rect(c.region.box.as_tuple()), sort=True)
