@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection, wait
 from typing import TypeVar
 
+from pdf_assets.core.errors import WorkerLostError
 from pdf_assets.core.pdf import configured_passwords, set_passwords
 
 JobT = TypeVar("JobT")
@@ -129,6 +130,14 @@ class _KillableWorker:
         self.proc = ctx.Process(target=_killable_loop, args=(child,), daemon=True)
         self.proc.start()
         child.close()
+        self.ready = False
+
+    def wait_ready(self, timeout_s: float = 300.0) -> None:
+        """Wait for the worker's imports to finish: a job's time limit starts after them."""
+        if not self.ready and self.conn.poll(timeout_s):
+            self.ready = self.conn.recv() == "ready"
+        if not self.ready:
+            raise WorkerLostError(f"a worker process did not start within {timeout_s:g} s")
 
     def stop(self, kill: bool = False) -> None:
         if kill or not self.proc.is_alive():
@@ -149,6 +158,7 @@ _IDLE: list[_KillableWorker] = []  # kept between calls: a worker costs about a 
 
 
 def _killable_loop(conn: Connection) -> None:
+    conn.send("ready")
     while True:
         message = conn.recv()
         if message is None:
@@ -188,6 +198,11 @@ def killable_map(
     count = max(1, min(workers or default_workers(), len(jobs)))
     call = with_passwords(fn)
     pending = list(enumerate(jobs))[::-1]
+    starting = [_take_worker() for _ in range(count)]  # started together, then awaited
+    for worker in starting:
+        worker.wait_ready()
+    with _LOCK:
+        _IDLE.extend(starting)
     busy: dict[Connection, tuple[_KillableWorker, int, float]] = {}
     done: dict[int, OutT] = {}
     emitted = 0
@@ -196,6 +211,7 @@ def killable_map(
             while pending and len(busy) < count:
                 index, job = pending.pop()
                 worker = _take_worker()
+                worker.wait_ready()
                 worker.conn.send((call, job))
                 busy[worker.conn] = (worker, index, time.monotonic() + timeout_s)
             _collect(busy, done, jobs, on_error, timeout_s)

@@ -2,7 +2,10 @@
 
 Images go to a page store on disk; the stage returns small references (`PageRef`) so the
 Dagster value stays a manifest. A PDF that cannot be opened or rendered becomes a
-`DocumentInfo` with its error: the rest of its folder carries on.
+`DocumentInfo` with its error: the rest of its folder carries on. So does one that takes
+longer than the per-document time limit (its worker process is killed), a link that points
+outside its folder and the inbox, and an encrypted PDF none of the passwords opens.
+Documents also carry flags for what was done to read them (`DOCUMENT_FLAGS`).
 """
 
 from __future__ import annotations
@@ -47,10 +50,10 @@ _PNG_FAST = [
 DEFAULT_MAX_PAGE_PIXELS = 8_000_000
 
 
-# Whatever the configured cap, no page image is larger than this: it is the size at which
-# PIL (used by some model backends to read page images) refuses an image as a decompression
-# bomb, and a page that large (a 93 x 93 in sheet at 144 dpi) is better downscaled than lost.
-HARD_MAX_PAGE_PIXELS = 89_478_485
+# Whatever the configured cap, no page image is larger than this: just under the size at which
+# PIL (used by some model backends to read page images) warns of a decompression bomb (it
+# refuses twice that), and a page that large (93 x 93 in at 144 dpi) is better downscaled than lost.
+HARD_MAX_PAGE_PIXELS = 88_000_000
 
 # A PDF that keeps MuPDF busy longer than this becomes an error document (`timeout` flag).
 DEFAULT_RENDER_TIMEOUT_S = 120.0
@@ -160,10 +163,11 @@ def render_document(job: RenderJob) -> RenderedDocument:
     return RenderedDocument(info, pages)
 
 
-def timed_out(job: RenderJob, message: str, timeout: bool) -> RenderedDocument:
+def render_stopped(job: RenderJob, message: str, timeout: bool) -> RenderedDocument:
     """The error document for a PDF whose render was stopped (or whose worker died)."""
-    try:
-        sha = sha256_of(Path(job.pdf_path))
+    path = Path(job.pdf_path)
+    try:  # a regular file only: reading a pipe or device could hang this process too
+        sha = sha256_of(path) if path.is_file() else ""
     except OSError:
         sha = ""
     if timeout:
@@ -248,7 +252,7 @@ def render_all(
     shared pool, or inline with one worker)."""
     results: list[RenderedDocument] = []
     mapped = (
-        killable_map(render_document, jobs, timeout_s, timed_out, workers)
+        killable_map(render_document, jobs, timeout_s, render_stopped, workers)
         if timeout_s > 0 and jobs
         else process_map(render_document, jobs, workers)
     )
