@@ -37,6 +37,7 @@ import numpy as np
 import pymupdf
 from PIL import Image
 
+from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Box, Crop
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ def classify_crop(crop: Crop) -> ChartVerdict:
 
 def _open(pdf_path: str) -> pymupdf.Document | None:
     try:
-        return pymupdf.open(pdf_path)
+        return open_pdf(pdf_path)
     except Exception as exc:  # noqa: BLE001 - the pixels can still decide
         logger.warning("chart gate cannot open %s (%s); judging its figures on pixels", pdf_path, exc)
         return None

@@ -25,6 +25,7 @@ from pdf_assets.backends.embedded.ocr import Image, detect, read_image
 from pdf_assets.backends.labels import canonical_label
 from pdf_assets.core.errors import DocumentError, ModelLoadError
 from pdf_assets.core.model import BatchModel
+from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Box, DetectedRegion, PageRef
 
 logger = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ class EmbeddedLayoutModel(BatchModel[PageRef, list[_PageWork], list[list[Detecte
     def _model_regions(self, ref: PageRef, docs: dict[str, pymupdf.Document]) -> list[DetectedRegion]:
         if ref.pdf_path not in docs:
             try:
-                docs[ref.pdf_path] = pymupdf.open(ref.pdf_path)
+                docs[ref.pdf_path] = open_pdf(ref.pdf_path)
             except Exception as exc:  # any open failure is a document error
                 raise DocumentError(f"cannot open {ref.pdf_path!r}: {exc}") from exc
         page = docs[ref.pdf_path][ref.page_no]

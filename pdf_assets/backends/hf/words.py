@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 import pymupdf
 
 from pdf_assets.core.parallel import map_by_group
+from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Box, Crop
 
 Words = list[tuple[Box, str]]
@@ -48,7 +49,7 @@ def text_layer_words(crop: Crop, page: pymupdf.Page) -> Words:
 
 def pdf_words(crops: Sequence[Crop]) -> list[Words]:
     """Words of some crops of one PDF (a worker job; the PDF is opened once)."""
-    with pymupdf.open(crops[0].pdf_path) as doc:
+    with open_pdf(crops[0].pdf_path) as doc:
         return [text_layer_words(crop, doc[crop.region.key.page_no]) for crop in crops]
 
 
