@@ -262,24 +262,9 @@ def _stream(chars: Sequence[Char], box: Rect) -> _Found:
     return _Found(cells=grid.cells, header_rows=grid.header_rows, texts=grid.texts)
 
 
-def _unrotated(page: pymupdf.Page, box: Rect) -> tuple[Rect, tuple[float, float]]:
-    """The region and page size in unrotated page space, where the text layer and the
-    drawings live; region boxes come from the rendered page, which shows `/Rotate`."""
-    if not page.rotation:
-        return box, (page.rect.width, page.rect.height)
-    shown = pymupdf.Rect(box) * page.derotation_matrix
-    size = page.rect * page.derotation_matrix
-    return (shown.x0, shown.y0, shown.x1, shown.y1), (size.width, size.height)
-
-
 def vector_structure(page: pymupdf.Page, box: Rect, max_items: int = DEFAULT_MAX_PATH_ITEMS) -> _Found:
-    """Ruled grid when the page has one for the region, else the text-alignment grid.
-
-    Everything runs in unrotated page space: the text layer and the drawings handed to
-    the finder are there, and the finder's cells follow the drawings it is given.
-    """
-    box, size = _unrotated(page, box)
-    region_chars = page_chars(page, expand(box, 2.0, size))
+    """Ruled grid when the page has one for the region, else the text-alignment grid."""
+    region_chars = page_chars(page, expand(box, 2.0, (page.rect.width, page.rect.height)))
     reject_contents(line_text(line) for line in text_lines(upright(region_chars)))
     table = find_vector_table(page, box, max_items)
     if table is None:
