@@ -1,14 +1,17 @@
 """The partitioned asset chain: thin wrappers that hand all partitions of a run to a stage.
 
 Every asset reads `context.partition_keys` (never `partition_key`) and has the same
-partitions definition and a single-run backfill policy, so a backfill over many folders is
-ONE run and each model batches across all of its documents.
+partitions definition and backfill policy: a backfill runs up to `MAX_PARTITIONS_PER_RUN`
+folders per run (env `PDF_ASSETS_MAX_PARTITIONS_PER_RUN`, default 50), so each model batches
+across many documents while one run's values, memory and database writes stay bounded.
+What is retried, what fails at once and what blocks downstream assets: see `guards`.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from dagster import (
@@ -18,16 +21,13 @@ from dagster import (
     AssetExecutionContext,
     AssetSpec,
     BackfillPolicy,
-    Backoff,
-    Failure,
     MetadataValue,
     Output,
-    RetryPolicy,
     asset,
 )
 
-from pdf_assets.core.errors import ConfigError, SystemicError
 from pdf_assets.core.types import ItemFailure
+from pdf_assets.defs.guards import check_database, failed_share_check, share_check_spec, stage_guard
 from pdf_assets.defs.metadata import (
     counts_preview,
     failures_metadata,
@@ -55,11 +55,14 @@ from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.repository import replace_partitions
 
 GROUP = "pdf"
+#: Folders per backfill run: enough for full batches on every model, few enough that one
+#: run's values fit in memory and a failed run costs little to redo.
+MAX_PARTITIONS_PER_RUN = int(os.environ.get("PDF_ASSETS_MAX_PARTITIONS_PER_RUN", "50"))
 # Keyword arguments every asset shares; their types are as varied as `@asset`'s parameters.
+# No retry policy: `guards.stage_guard` retries transient errors only (see there why).
 COMMON: dict[str, Any] = {
     "partitions_def": folder_partitions,
-    "backfill_policy": BackfillPolicy.single_run(),
-    "retry_policy": RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL),
+    "backfill_policy": BackfillPolicy.multi_run(max(1, MAX_PARTITIONS_PER_RUN)),
     "io_manager_key": "pdf_values",
     "group_name": GROUP,
 }
@@ -73,21 +76,13 @@ pdf_folders = AssetSpec(
 )
 
 
-@contextmanager
-def fail_fast_on_systemic_errors() -> Iterator[None]:
-    """A missing model or device will not fix itself: fail without the retry policy's retries."""
-    try:
-        yield
-    except (SystemicError, ConfigError) as exc:
-        raise Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
-
-
 def _check(asset: str, name: str, description: str) -> list[AssetCheckSpec]:
     return [AssetCheckSpec(name, asset=asset, description=description)]
 
 
 def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckResult:
-    """Item failures warn (the rest of the data is fine) and say which items failed."""
+    """Unreadable documents warn (the rest of the data is fine) and say which failed: a broken
+    PDF is the input's fault, so rendering never blocks the stages after it."""
     return AssetCheckResult(
         check_name=name,
         passed=not failures,
@@ -99,6 +94,8 @@ def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckRes
 @asset(deps=[pdf_folders], check_specs=_check("pages", "documents_readable", "Every PDF opened and rendered"), **COMMON)
 def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Output | AssetCheckResult]:
     """Every page of every PDF of the run, rendered in parallel processes into the page store."""
+    with stage_guard():
+        check_database(pdf.database_url())  # before any work: an unreachable DB fails in seconds
     folders = {key: pdf.folder_path(key) for key in context.partition_keys}
     store = pdf.data_path() / "pages"
     result = render_partitions(
@@ -112,17 +109,22 @@ def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Ou
     yield _failures_check("documents_readable", failures)
 
 
-@asset(check_specs=_check("layouts", "pages_analysed", "Every page went through layout"), **COMMON, **GPU)
+@asset(
+    check_specs=share_check_spec("layouts", "pages_analysed", "Layout failed on at most max_failed_share of pages"),
+    **COMMON,
+    **GPU,
+)
 def layouts(
     context: AssetExecutionContext, pdf: PdfAssetsResource, pages: dict[str, PagesManifest]
 ) -> Iterator[Output | AssetCheckResult]:
     """Regions with labels and boxes (PDF points) for all pages of the run, in batches."""
-    with fail_fast_on_systemic_errors():
+    with stage_guard():
+        check_database(pdf.database_url())
         result = detect_layouts(pages, progress_to_log(context, pdf.engine()))
-    failures = all_failures(result)
     counts = {k: {"regions": len(m.regions)} for k, m in result.items()}
     yield Output(result, metadata=_stage_meta(result, counts))
-    yield _failures_check("pages_analysed", failures)
+    items = sum(len(m.pages) for m in pages.values())
+    yield failed_share_check("pages_analysed", all_failures(result), items, pdf.max_failed_share)
 
 
 @asset(**COMMON)
@@ -135,40 +137,61 @@ def categorized_regions(
     return Output(result, metadata={**failures_metadata(all_failures(result)), "preview": counts_preview(counts)})
 
 
-@asset(**COMMON, **GPU)
+@asset(
+    check_specs=share_check_spec("text_results", "regions_read", "Text failed on at most max_failed_share of regions"),
+    **COMMON,
+    **GPU,
+)
 def text_results(
     context: AssetExecutionContext, pdf: PdfAssetsResource, categorized_regions: dict[str, CategorizedRegions]
-) -> Output[dict[str, TextManifest]]:
+) -> Iterator[Output | AssetCheckResult]:
     """Text per region: the text layer where usable, OCR (batched over the run) elsewhere."""
-    with fail_fast_on_systemic_errors():
+    with stage_guard():
+        check_database(pdf.database_url())
         result = extract_text(categorized_regions, progress_to_log(context, pdf.engine()))
     counts = {k: _by_source(m) for k, m in result.items()}
-    return Output(result, metadata=_stage_meta(result, counts))
+    yield Output(result, metadata=_stage_meta(result, counts))
+    items = sum(len(m.text) for m in categorized_regions.values())
+    yield failed_share_check("regions_read", all_failures(result), items, pdf.max_failed_share)
 
 
-@asset(**COMMON, **GPU)
+@asset(
+    check_specs=share_check_spec("table_results", "tables_read", "Tables failed on at most max_failed_share of them"),
+    **COMMON,
+    **GPU,
+)
 def table_results(
     context: AssetExecutionContext, pdf: PdfAssetsResource, categorized_regions: dict[str, CategorizedRegions]
-) -> Output[dict[str, TableManifest]]:
+) -> Iterator[Output | AssetCheckResult]:
     """Cell grids with spans for every table region, exported as CSV / Markdown / HTML."""
-    with fail_fast_on_systemic_errors():
+    with stage_guard():
+        check_database(pdf.database_url())
         result = extract_tables(categorized_regions, progress_to_log(context, pdf.engine()))
     counts = {k: {"tables": len(m.results), "cells": sum(len(t.cells) for t in m.results)} for k, m in result.items()}
-    return Output(result, metadata=_stage_meta(result, counts))
+    yield Output(result, metadata=_stage_meta(result, counts))
+    items = sum(len(m.tables) for m in categorized_regions.values())
+    yield failed_share_check("tables_read", all_failures(result), items, pdf.max_failed_share)
 
 
-@asset(**COMMON, **GPU)
+@asset(
+    check_specs=share_check_spec("figure_results", "figures_read", "Figures failed on at most max_failed_share"),
+    **COMMON,
+    **GPU,
+)
 def figure_results(
     context: AssetExecutionContext,
     pdf: PdfAssetsResource,
     categorized_regions: dict[str, CategorizedRegions],
     text_results: dict[str, TextManifest],
-) -> Output[dict[str, FigureManifest]]:
+) -> Iterator[Output | AssetCheckResult]:
     """Figure crops with linked captions, and chart data where a chart model is configured."""
-    with fail_fast_on_systemic_errors():
+    with stage_guard():
+        check_database(pdf.database_url())
         result = extract_figures(categorized_regions, text_results, progress_to_log(context, pdf.engine()))
     counts = {k: {"figures": len(m.results), "charts": sum(1 for f in m.results if f.chart)} for k, m in result.items()}
-    return Output(result, metadata=_stage_meta(result, counts))
+    yield Output(result, metadata=_stage_meta(result, counts))
+    items = sum(len(m.figures) for m in categorized_regions.values())
+    yield failed_share_check("figures_read", all_failures(result), items, pdf.max_failed_share)
 
 
 @asset(**COMMON)
@@ -182,24 +205,53 @@ def db_rows(
     table_results: dict[str, TableManifest],
     figure_results: dict[str, FigureManifest],
 ) -> Output[dict[str, dict[str, int]]]:
-    """One transaction that replaces the database rows of every partition of the run."""
+    """The database rows of every partition of the run, one transaction per partition."""
     outputs = PipelineOutputs(pages, layouts, categorized_regions, text_results, table_results, figure_results)
-    bundle = build_bundle(outputs, context.run.run_id)
-    engine = make_engine(pdf.database_url())
-    try:
-        init_db(engine)
-        with session_scope(engine) as session:
-            inserted = replace_partitions(session, bundle)
-    finally:
-        engine.dispose()
+    with stage_guard():
+        inserted, failures = write_partitions(pdf.database_url(), outputs, context.run.run_id)
     per_partition = {
         k: {"documents": len(m.documents), "pages": len(m.pages), "regions": len(categorized_regions[k].regions)}
         for k, m in pages.items()
     }
     meta: dict[str, MetadataValue] = {f"rows/{table}": MetadataValue.int(n) for table, n in inserted.items()}
-    meta["failures"] = MetadataValue.int(len(bundle.failures))
+    meta["failures"] = MetadataValue.int(failures)
     meta["preview"] = counts_preview(per_partition)
     return Output(per_partition, metadata=meta)
+
+
+def write_partitions(url: str, outputs: PipelineOutputs, run_id: str) -> tuple[dict[str, int], int]:
+    """Replace each partition's rows in its own transaction: a backfill of many folders neither
+    holds one huge transaction nor builds one bundle of everything. Stage metrics (one set per
+    run) go with the last partition, so they are recorded once the whole run is written.
+    Returns the inserted rows per table and the number of failures written."""
+    engine = make_engine(url)
+    totals: dict[str, int] = {}
+    failures = 0
+    keys = sorted(outputs.pages)
+    try:
+        init_db(engine)
+        for n, key in enumerate(keys):
+            bundle = build_bundle(_one_partition(outputs, key), run_id)
+            if n < len(keys) - 1:
+                bundle = replace(bundle, metrics=())
+            with session_scope(engine) as session:
+                for table, count in replace_partitions(session, bundle).items():
+                    totals[table] = totals.get(table, 0) + count
+            failures += len(bundle.failures)
+    finally:
+        engine.dispose()
+    return totals, failures
+
+
+def _one_partition(outputs: PipelineOutputs, key: str) -> PipelineOutputs:
+    return PipelineOutputs(
+        {key: outputs.pages[key]},
+        {key: outputs.layouts[key]},
+        {key: outputs.categorized[key]},
+        {key: outputs.texts[key]},
+        {key: outputs.tables[key]},
+        {key: outputs.figures[key]},
+    )
 
 
 def _by_source(manifest: TextManifest) -> dict[str, int]:

@@ -91,6 +91,12 @@ class PdfAssetsResource(ConfigurableResource):
     sensor_settle_s: float = Field(
         default=30.0, description="a folder is picked up only when none of its files changed for this long"
     )
+    max_failed_share: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="a model stage with a larger share of failed items fails its blocking check",
+    )
     layout: StageConfig = Field(default_factory=StageConfig)
     ocr: StageConfig = Field(default_factory=StageConfig)
     tables: StageConfig = Field(default_factory=StageConfig)

@@ -1,0 +1,129 @@
+"""What a step does when something goes wrong: fail, retry, or block what comes after.
+
+- Only errors that a retry can fix are retried: a dropped database connection or a network
+  timeout (`TRANSIENT_ERRORS`), twice, 5 s apart. Everything else fails the step at once.
+  The assets carry no `RetryPolicy` on purpose: Dagster turns an interrupt (Terminate in
+  the UI, SIGTERM to the run worker) into a retry of the step when a policy is set, and a
+  run being cancelled then runs its stage again instead of stopping.
+- A systemic error (no device, missing weights, a model that breaks its contract, the
+  database unreachable) is a `Failure` that forbids retries: it will not fix itself.
+- A stage whose share of failed items is above `max_failed_share` fails a blocking check
+  of ERROR severity, so the assets after it do not materialize from mostly-missing data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    Failure,
+    MetadataValue,
+    RetryRequested,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from pdf_assets.core.errors import ConfigError, DatabaseUnavailableError, SystemicError
+from pdf_assets.core.types import ItemFailure
+from pdf_assets.storage.db import make_engine
+
+#: Errors that may pass on their own; a step raising one is retried.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    ConnectionError,
+    TimeoutError,
+)
+TRANSIENT_RETRIES = 2
+TRANSIENT_WAIT_S = 5.0
+
+
+@contextmanager
+def stage_guard() -> Iterator[None]:
+    """Map a stage's errors onto Dagster's control flow (see the module docstring).
+
+    Interrupts (`KeyboardInterrupt`, Dagster's `DagsterExecutionInterruptedError`) are
+    BaseExceptions and pass through untouched: the step stops and the run is cancelled.
+    """
+    try:
+        yield
+    except (SystemicError, ConfigError) as exc:
+        raise Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
+    except TRANSIENT_ERRORS as exc:
+        raise RetryRequested(max_retries=TRANSIENT_RETRIES, seconds_to_wait=TRANSIENT_WAIT_S) from exc
+
+
+def masked_url(url: str) -> str:
+    """The database URL as it may appear in logs and errors: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def check_database(url: str) -> None:
+    """Connect and run `SELECT 1`; raise `DatabaseUnavailableError` naming the database.
+
+    Called before any model work (the first step of a run, and the CLI before it launches)
+    so an unreachable database costs seconds, not a whole run of model inference.
+    """
+    try:
+        engine = make_engine(url)
+    except Exception as exc:  # any failure to build the engine is the same problem
+        raise DatabaseUnavailableError(f"database {masked_url(url)} is unusable: {_first_line(exc, url)}") from exc
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # reported with the database it concerns
+        raise DatabaseUnavailableError(f"database {masked_url(url)} is unreachable: {_first_line(exc, url)}") from exc
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc: BaseException, url: str) -> str:
+    """The error's first line, without the password should a driver echo the URL."""
+    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    line = f"{type(exc).__name__}: {message[0] if message else ''}"
+    try:
+        password = make_url(url).password
+    except sa_exc.ArgumentError:
+        password = None
+    return line.replace(str(password), "***") if password else line
+
+
+def share_check_spec(asset: str, name: str, description: str) -> list[AssetCheckSpec]:
+    """A blocking check: when it fails with ERROR severity, downstream assets do not run."""
+    return [AssetCheckSpec(name, asset=asset, description=description, blocking=True)]
+
+
+def failed_share_check(name: str, failures: Sequence[ItemFailure], items: int, max_share: float) -> AssetCheckResult:
+    """Item failures warn while they are few; above `max_share` of `items` they block.
+
+    Failures with a fallback (`recovered`, e.g. a table kept as its text) count too: the
+    share measures whether the stage's model works, and a broken one must not pass.
+    """
+    share = len(failures) / items if items else 0.0
+    blocked = share > max_share
+    return AssetCheckResult(
+        check_name=name,
+        passed=not failures,
+        severity=AssetCheckSeverity.ERROR if blocked else AssetCheckSeverity.WARN,
+        description=(
+            f"{len(failures)} of {items} items failed ({share:.0%}), above the limit of {max_share:.0%}"
+            if blocked
+            else None
+        ),
+        metadata={
+            "failed_items": len(failures),
+            "items": items,
+            "failed_share": MetadataValue.float(round(share, 4)),
+            "max_failed_share": MetadataValue.float(max_share),
+            "first": MetadataValue.text(f"{failures[0].item}: {failures[0].error}" if failures else ""),
+        },
+    )
