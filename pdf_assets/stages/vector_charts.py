@@ -20,6 +20,7 @@ from typing import Any
 import pymupdf
 
 from pdf_assets.core.parallel import map_by_group
+from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Box, ChartData, Crop
 from pdf_assets.core.vector_chart import ChartReading, Mark, Word, read_chart
 
@@ -140,7 +141,7 @@ def read_crops(crops: Sequence[Crop]) -> list[ChartData | None]:
     if not readable:
         return out
     try:
-        doc = pymupdf.open(crops[readable[0]].pdf_path)
+        doc = open_pdf(crops[readable[0]].pdf_path)
     except Exception as exc:  # noqa: BLE001 - the chart model can still read the pixels
         logger.warning("vector charts: cannot open %s (%s)", crops[readable[0]].pdf_path, exc)
         return out

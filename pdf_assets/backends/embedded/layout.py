@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pymupdf
 
+from pdf_assets.backends.embedded.layout_rules import absorb_figure_text, add_missing_images, merge_strips
 from pdf_assets.backends.embedded.ocr import Image, detect, read_image
 from pdf_assets.backends.labels import canonical_label
 from pdf_assets.core.errors import DocumentError, ModelLoadError
@@ -273,12 +274,14 @@ class EmbeddedLayoutModel(BatchModel[PageRef, list[_PageWork], list[list[Detecte
         page.get_layout(filter_img_bboxes=True)
         # pymupdf.layout leaves one (x0, y0, x1, y1, class name) entry per region.
         found: list[tuple[float, float, float, float, object]] = page.layout_information or []
+        # The model keeps no score per region (its per-word class probabilities are voted into
+        # groups and dropped), so every region it returns carries 1.0.
         out = []
         for x0, y0, x1, y1, raw in found:
             box = Box(float(x0), float(y0), float(x1), float(y1)).clipped(ref.width_pt, ref.height_pt)
             if box.area > 0:
                 out.append(DetectedRegion(label=canonical_label(str(raw)), box=box, score=1.0))
-        return out
+        return refine_figures(out, page)
 
     def _image_regions(self, ref: PageRef, image: Image) -> list[DetectedRegion]:
         scale = ref.px_per_pt
@@ -296,6 +299,17 @@ class EmbeddedLayoutModel(BatchModel[PageRef, list[_PageWork], list[list[Detecte
 
     def cost(self, item: PageRef) -> float:
         return float(item.width_pt * item.height_pt)
+
+
+def refine_figures(regions: list[DetectedRegion], page: pymupdf.Page) -> list[DetectedRegion]:
+    """Whole pictures with their own labels inside (see `layout_rules`), in the model's order."""
+    bounds = Box(*page.rect)
+    images = [Box(*info["bbox"]) for info in page.get_image_info()]
+    out = merge_strips(add_missing_images(merge_strips(regions), images, bounds))
+    if not any(r.label == "figure" for r in out):
+        return out
+    drawings = [Box(*d["rect"]) for d in page.get_drawings()]
+    return absorb_figure_text(out, drawings, bounds, lambda box: page.get_textbox(pymupdf.Rect(*box.as_tuple())))
 
 
 def _center_in(box: PxBox, outer: PxBox) -> bool:
