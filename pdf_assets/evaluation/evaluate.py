@@ -33,6 +33,7 @@ def evaluate(
 ) -> tuple[dict[str, Any], dict[str, DocOutput]]:
     """Score the database at `db_url`, or first run the pipeline into `work_dir` (a temporary
     folder when not given). Returns the report and the documents it scored."""
+    ran = db_url is None
     if db_url is None:
         if work_dir is None:
             with tempfile.TemporaryDirectory(prefix="pdf-assets-eval-") as tmp:
@@ -40,5 +41,6 @@ def evaluate(
         db_url = run_corpus(corpus_dir, work_dir, backend=backend, device=device)
     docs = load_documents(db_url)
     report = evaluate_documents(corpus_dir, docs)
-    report["backend"] = backend
+    report["backend"] = backend if ran else "as stored in the database"
+    report["db_url"] = db_url
     return report, docs

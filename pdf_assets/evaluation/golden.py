@@ -66,7 +66,10 @@ def golden_document(doc: DocOutput) -> dict[str, Any]:
         ],
         "regions": [_region(r) for r in doc.regions],
         "failures": sorted(
-            ({"stage": f.stage, "item": PurePath(f.item).name, "error": _relative(f.error)} for f in doc.failures),
+            (
+                {"stage": f.stage, "item": PurePath(f.item).name, "error": _relative(f.error), "recovered": f.recovered}
+                for f in doc.failures
+            ),
             key=lambda f: (f["stage"], f["item"], f["error"] or ""),
         ),
     }

@@ -41,6 +41,7 @@ class FailureOut:
     stage: str
     item: str
     error: str
+    recovered: str | None = None
 
 
 @dataclass
@@ -130,12 +131,16 @@ def _regions(frames: dict[str, pd.DataFrame], page_ids: dict[int, int]) -> dict[
     return out
 
 
-def _failures_by_path(frame: pd.DataFrame) -> dict[str, list[FailureOut]]:
-    """Failures keyed by the file name they name (the `item` is a path, a page key or a slug)."""
+def _failures_by_doc(frame: pd.DataFrame) -> dict[str, list[FailureOut]]:
+    """Failures keyed by (partition, doc_id) where the database records it, else by the file
+    name the failure's `item` names (older schemas: the item is the PDF's path)."""
     out: dict[str, list[FailureOut]] = {}
     for _, f in frame.iterrows():
         item = str(f["item"])
-        out.setdefault(PurePath(item.split("#")[0]).name, []).append(FailureOut(str(f["stage"]), item, str(f["error"])))
+        doc_id = _str(f.get("doc_id"))
+        key = f"{f.get('partition')}/{doc_id}" if doc_id else PurePath(item.split("#")[0]).name
+        failure = FailureOut(str(f["stage"]), item, str(f["error"]), _str(f.get("recovered")))
+        out.setdefault(key, []).append(failure)
     return out
 
 
@@ -143,7 +148,7 @@ def documents_from_frames(frames: dict[str, pd.DataFrame]) -> dict[str, DocOutpu
     """Every stored document keyed by file name (the corpus has unique names)."""
     docs: dict[str, DocOutput] = {}
     pages = frames["pages"].sort_values(["document_id", "page_no"])
-    failures = _failures_by_path(frames["failures"])
+    failures = _failures_by_doc(frames["failures"])
     for _, d in frames["documents"].sort_values("path").iterrows():
         name = PurePath(str(d["path"])).name
         own = pages[pages["document_id"] == d["id"]]
@@ -156,7 +161,7 @@ def documents_from_frames(frames: dict[str, pd.DataFrame]) -> dict[str, DocOutpu
             pages=[(float(p["width_pt"]), float(p["height_pt"])) for _, p in own.iterrows()],
             page_text_chars=[int(p["text_chars"]) for _, p in own.iterrows()],
             flags=_flags(d.get("flags")),
-            failures=failures.get(name, []),
+            failures=failures.get(f"{d.get('partition')}/{_str(d.get('doc_id'))}", []) + failures.get(name, []),
         )
         for pid in page_ids:
             doc.regions.extend(regions.get(pid, []))

@@ -164,15 +164,21 @@ def _layout(docs: dict[str, Any]) -> list[str]:
 
 def _charts_and_failures(docs: dict[str, Any]) -> list[str]:
     charts = [(n, c["recovered"], c["total"], c["fraction"], c["charts"]) for n, d in docs.items() if (c := d["chart"])]
-    failures = [(n, "document", d["error"]) for n, d in docs.items() if d["status"] != "ok"]
-    failures += [(n, f["stage"], f["error"]) for n, d in docs.items() for f in d["failures"]]
+    failures = [
+        (n, "document", d["status"], d["error"], "-") for n, d in docs.items() if d["status"] in ("error", "missing")
+    ]
+    failures += [
+        (n, f["stage"], f["item"].rsplit("/", 1)[-1], f["error"], f.get("recovered") or "nothing")
+        for n, d in docs.items()
+        for f in d["failures"]
+    ]
     return [
         "## Charts",
         "",
         *_table(("document", "recovered", "values", "fraction", "chart tables"), charts),
         "## Failures",
         "",
-        *(_table(("document", "stage", "cause"), failures) if failures else ["None.", ""]),
+        *(_table(("document", "stage", "item", "cause", "kept instead"), failures) if failures else ["None.", ""]),
     ]
 
 

@@ -115,7 +115,11 @@ def score_document(truth: DocTruth, doc: DocOutput | None) -> dict[str, Any]:
         "tables": score_tables(truth, doc),
         "layout": score_doc_layout(truth, doc),
         "chart": score_chart(truth, doc),
-        "failures": [{"stage": f.stage, "item": f.item, "error": f.error} for f in doc.failures] if doc else [],
+        "failures": [
+            {"stage": f.stage, "item": f.item, "error": f.error, "recovered": f.recovered} for f in doc.failures
+        ]
+        if doc
+        else [],
     }
 
 
@@ -145,7 +149,8 @@ def summarize(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
     chart = [d["chart"] for d in documents.values() if d["chart"]]
     chart_total = sum(c["total"] for c in chart)
     chart_value = _r(sum(c["recovered"] for c in chart) / chart_total) if chart_total else None
-    lost = sorted(n for n, d in documents.items() if d["status"] != "ok")
+    # `partial` (some items failed, the rest stored) is not lost; `error` and `missing` are
+    lost = sorted(n for n, d in documents.items() if d["status"] in ("error", "missing"))
     teds = [t["teds"] for t in all_tables if t["teds"] is not None]
     return {
         "documents": len(documents),
