@@ -1,25 +1,39 @@
-"""Engines and transactions.
+"""Engines, the schema's migrations, and transactions.
 
 `session_scope` is the one place in the project that commits: repository functions only
 stage changes, so a run's rows become visible all at once or not at all.
+
+`init_db` brings a database to the newest Alembic revision (`storage/migrations`). Several
+processes may start on a fresh database at once (three Dagster run workers, the CLI and a
+sensor), so the upgrade runs under a database-wide lock: `pg_advisory_xact_lock` on
+PostgreSQL (DDL there is transactional, so the lock and the upgrade commit together),
+`BEGIN IMMEDIATE` on SQLite (its one write lock; waiters queue on the busy timeout). The
+losers find the schema at head once they get the lock and do nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from sqlite3 import Connection as SQLiteConnection
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from pdf_assets.core.errors import ConfigError
-from pdf_assets.storage.schema import Base
+from pdf_assets.core.errors import ConfigError, DatabaseUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -69,23 +83,157 @@ def _on_sqlite_connect(dbapi_connection: SQLiteConnection, _record: ConnectionPo
         cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`: SQLite files get their folder, WAL and foreign keys."""
+#: How long a SQLite connection waits for another's write lock before `database is locked`.
+#: A 200k-region run writes for 10-12 s on one core, and several partitions may queue.
+DEFAULT_BUSY_TIMEOUT_S = 120.0
+BUSY_TIMEOUT_ENV = "PDF_ASSETS_DB_BUSY_TIMEOUT_S"
+#: How long connecting to a PostgreSQL server may take before the database counts as unreachable.
+CONNECT_TIMEOUT_S = 10
+
+
+def busy_timeout_s(value: float | None = None) -> float:
+    """`value`, else `PDF_ASSETS_DB_BUSY_TIMEOUT_S`, else `DEFAULT_BUSY_TIMEOUT_S`."""
+    if value is None:
+        raw = os.environ.get(BUSY_TIMEOUT_ENV)
+        try:
+            value = float(raw) if raw else DEFAULT_BUSY_TIMEOUT_S
+        except ValueError as exc:
+            raise ConfigError(f"{BUSY_TIMEOUT_ENV} must be a number of seconds, not {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"the database busy timeout must be >= 0 seconds, not {value}")
+    return value
+
+
+def mask(url: str | URL) -> str:
+    """The URL as it may appear in a message or a log: the password replaced by ***."""
+    try:
+        parsed = normalize_url(url) if isinstance(url, str) else url
+    except ConfigError:
+        return "<not a database URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
+    """An engine for `url`: SQLite files get their folder, WAL, foreign keys and a busy timeout.
+
+    `busy_timeout` (seconds, SQLite only) defaults to `busy_timeout_s()`: a second writer
+    waits that long for the first one's transaction instead of failing at once.
+    """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None:
             path.expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout_s(busy_timeout)})
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic installs its `op` and `context` proxies as module globals while it runs, so two
+# threads of one process must not upgrade at once; other processes are held off by the
+# database lock in `_locked`.
+_UPGRADE_LOCK = threading.Lock()
+# Any fixed 64-bit number: the key of the PostgreSQL advisory lock around schema upgrades.
+_PG_LOCK_KEY = 0x7064665F61737365  # "pdf_asse"
+FIRST_REVISION = "0001"
+
+
+def migrations_config(url: str | None = None) -> Config:
+    """Alembic's configuration for the shipped revisions, without an alembic.ini."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@cache
+def head_revision() -> str:
+    """The newest revision of the shipped migrations."""
+    head = ScriptDirectory.from_config(migrations_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no Alembic revisions found in {MIGRATIONS}")
+    return head
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The database's revision; None for an empty database or one from before Alembic."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextmanager
+def _locked(conn: Connection) -> Iterator[None]:
+    """Hold the database-wide schema lock for one transaction on `conn`, committed on success."""
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        # Rebuilding a table (revision 0002) drops it; with foreign keys on, that DROP would
+        # cascade to its children. The pragma is ignored inside a transaction: set it first.
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    try:
+        yield
+        if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+            raise RuntimeError("the schema upgrade left rows that break a foreign key; rolled back")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
+
+
+def _upgrade(conn: Connection) -> None:
+    """Under the lock: stamp a database from before Alembic, then upgrade it to head."""
+    config = migrations_config()
+    config.attributes["connection"] = conn
+    revision = current_revision(conn)
+    if revision == head_revision():
+        return  # another process upgraded it while this one waited for the lock
+    if revision is None and inspect(conn).has_table("documents"):
+        # Tables without `alembic_version`: created by `create_all` before migrations
+        # existed, which built exactly revision 0001.
+        command.stamp(config, FIRST_REVISION)
+    command.upgrade(config, "head")
+    logger.info("database schema upgraded from %s to %s", revision or "nothing", head_revision())
 
 
 def init_db(engine: Engine) -> None:
-    """Create every missing table and index; existing ones are left as they are."""
-    Base.metadata.create_all(engine, checkfirst=True)
-    logger.debug("schema ready on %s", engine.url.render_as_string(hide_password=True))
+    """Bring the database to the newest schema revision; safe to run from several processes at once."""
+    with _UPGRADE_LOCK, engine.connect() as conn:
+        if current_revision(conn) == head_revision():
+            return
+        conn.rollback()  # end the read, so the lock is the transaction's first statement
+        with _locked(conn):
+            _upgrade(conn)
+    logger.debug("schema ready on %s", mask(engine.url))
+
+
+def check_database(url: str) -> None:
+    """Connect to `url` and bring its schema up to date, or raise `DatabaseUnavailableError`.
+
+    Meant to run before any model work, so an unreachable or unwritable database stops a run
+    in seconds rather than after its inference, at the write. The message names the URL with
+    the password masked and says what the driver said.
+    """
+    engine: Engine | None = None
+    try:
+        engine = make_engine(url)
+        init_db(engine)
+    except (SQLAlchemyError, OSError) as exc:  # OSError: e.g. a SQLite folder that cannot be made
+        reason = getattr(exc, "orig", None) or exc
+        raise DatabaseUnavailableError(f"cannot use the database {mask(url)}: {reason}") from exc
+    finally:
+        if engine is not None:
+            engine.dispose()
 
 
 @contextmanager

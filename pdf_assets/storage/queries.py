@@ -67,6 +67,9 @@ class PartitionSummary:
     texts_by_source: dict[str, int]
     tables: int
     figures: int
+    documents_partial: int = 0  # read, but a stage failed on part of it
+    regions_failed: int = 0  # a stage failed and nothing was kept
+    regions_recovered: int = 0  # a stage failed and a fallback result was kept
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ def _partition_summaries(session: Session) -> tuple[PartitionSummary, ...]:
     docs = _count_by_partition(session, DocumentRow, "status")
     pages = _count_by_partition(session, PageRow)
     regions = _count_by_partition(session, RegionRow, "kind")
+    region_status = _count_by_partition(session, RegionRow, "status")
     texts = _count_by_partition(session, TextRow, "source")
     tables = _count_by_partition(session, TableRow)
     figures = _count_by_partition(session, FigureRow)
@@ -141,6 +145,9 @@ def _partition_summaries(session: Session) -> tuple[PartitionSummary, ...]:
             texts_by_source=_by_value(texts, p.key),
             tables=tables.get((p.key, ""), 0),
             figures=figures.get((p.key, ""), 0),
+            documents_partial=docs.get((p.key, "partial"), 0),
+            regions_failed=region_status.get((p.key, "failed"), 0),
+            regions_recovered=region_status.get((p.key, "recovered"), 0),
         )
         for p in stored
     )

@@ -3,9 +3,11 @@
 A run writes through `replace_partitions`, which deletes every row of the run's partitions
 and inserts the new ones inside the caller's transaction (`db.session_scope`), so a
 re-run replaces rather than duplicates and readers never see half a run. The domain objects
-know each other by keys (sha256, page number, reading-order index), the rows by integer ids:
-each parent table is inserted by a `bulk.BulkWriter` that hands back the new ids in row
-order (COPY on PostgreSQL, one executemany on SQLite; see `bulk` for why that is safe).
+know each other by keys (partition and doc_id, page number, reading-order index), the rows by
+integer ids: each parent table is inserted by a `bulk.BulkWriter` that hands back the new ids
+in row order (COPY on PostgreSQL, one executemany on SQLite; see `bulk` for why that is safe).
+Nothing is keyed by content hash: two byte-identical PDFs are two documents with their own
+doc_ids and one sha256. What failures mean for the rows (status, counts) is `quality`'s.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
-from pdf_assets.core.bundle import RunBundle
+from pdf_assets.core.bundle import RunBundle, failure_doc_id
 from pdf_assets.core.errors import PdfAssetsError
 from pdf_assets.core.types import (
     ChartData,
     DocumentInfo,
     FigureResult,
+    ItemFailure,
     PageRef,
     Region,
     RegionKey,
@@ -34,6 +37,7 @@ from pdf_assets.core.types import (
     TextResult,
 )
 from pdf_assets.storage.bulk import BulkWriter, writer_for
+from pdf_assets.storage.quality import DocumentState, RegionState, document_states, page_texts, region_states
 from pdf_assets.storage.schema import (
     DocumentRow,
     FailureRow,
@@ -49,13 +53,40 @@ from pdf_assets.storage.schema import (
 logger = logging.getLogger(__name__)
 
 Row = dict[str, object]
-DocLookup = dict[tuple[str, str], list[tuple[str, int]]]  # (sha256, partition) -> [(path, documents.id)]
-PageLookup = dict[tuple[str, str, int], int]  # (sha256, partition, page_no) -> pages.id
+DocLookup = dict[tuple[str, str], int]  # (partition, doc_id) -> documents.id
+PageLookup = dict[tuple[str, str, int], int]  # (partition, doc_id, page_no) -> pages.id
 RegionLookup = dict[tuple[str, RegionKey], int]  # (partition, key) -> regions.id
+DocKey = tuple[str, str]  # (partition, doc_id)
+PageTexts = dict[tuple[str, str, int], str]  # (partition, doc_id, page_no) -> pages.text
 
 
 class BundleError(PdfAssetsError, ValueError):
     """A bundle refers to something it does not contain (a region on a page never rendered)."""
+
+
+class MissingFolderError(BundleError):
+    """A partition would be emptied although its folder is gone: a moved or unmounted inbox
+    must not wipe what was extracted from it. `delete_partitions` removes a partition on purpose."""
+
+
+# The namespace of the per-partition advisory locks (any fixed int4; "pdfa").
+_PG_PARTITION_LOCKS = 0x70646661
+
+
+def lock_partitions(session: Session, keys: Iterable[str]) -> None:
+    """On PostgreSQL, wait for other transactions writing any of these partitions to end.
+
+    Without it, two runs replacing one partition at once both delete nothing the other can
+    see yet, and the later insert fails on a unique key. The locks are transaction-scoped
+    (released at commit) and taken in sorted order so two writers cannot deadlock. SQLite
+    needs none: its one write lock already serializes writers.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"), {"ns": _PG_PARTITION_LOCKS, "key": key}
+        )
 
 
 def delete_partitions(session: Session, keys: Iterable[str]) -> None:
@@ -78,66 +109,77 @@ def _check_partitions(bundle: RunBundle) -> None:
         stray = {item.partition for item in group} - known
         if stray:
             raise BundleError(f"bundle {bundle.run_id} holds rows of undeclared partitions {sorted(stray)}")
+    seen: dict[tuple[str, str], str] = {}
+    for doc in bundle.documents:
+        other = seen.setdefault((doc.partition, doc.doc_id), doc.path)
+        if other != doc.path:
+            message = f"documents {other} and {doc.path} of partition {doc.partition} share the doc_id {doc.doc_id}"
+            raise BundleError(message + "; a doc_id must name one file in one folder")
+    has_documents = {doc.partition for doc in bundle.documents}
+    for key, (folder, _fingerprint) in bundle.partitions.items():
+        if key not in has_documents and not Path(folder).is_dir():
+            raise MissingFolderError(
+                f"partition {key}: its folder {folder} does not exist and the run found no documents; "
+                "refusing to replace its stored rows with nothing (delete_partitions removes a partition)"
+            )
 
 
-def _insert_documents(writer: BulkWriter, docs: Sequence[DocumentInfo]) -> DocLookup:
-    rows: list[Row] = [
-        {
-            "sha256": d.doc_id,
-            "partition": d.partition,
-            "path": d.path,
-            "pages": d.pages,
-            "status": "ok" if d.error is None else "error",
-            "error": d.error,
-        }
-        for d in docs
-    ]
-    lookup: DocLookup = {}
-    for doc, new_id in zip(docs, writer.insert_ids(DocumentRow, rows), strict=True):
-        lookup.setdefault((doc.doc_id, doc.partition), []).append((doc.path, new_id))
-    return lookup
+def _insert_documents(
+    writer: BulkWriter, docs: Sequence[DocumentInfo], states: dict[DocKey, DocumentState]
+) -> DocLookup:
+    rows: list[Row] = []
+    for d in docs:
+        state = states[(d.partition, d.doc_id)]
+        rows.append(
+            {
+                "doc_id": d.doc_id,
+                "sha256": d.sha256 or d.doc_id,  # a bundle from before content hashes: the id
+                "partition": d.partition,
+                "path": d.path,
+                "pages": d.pages,
+                "status": state.status,
+                "error": d.error,
+                "flags": ",".join(d.flags),
+                "failures": state.failures,
+                "failed_regions": state.failed_regions,
+                "recovered_regions": state.recovered_regions,
+            }
+        )
+    ids = writer.insert_ids(DocumentRow, rows)
+    return {(d.partition, d.doc_id): new_id for d, new_id in zip(docs, ids, strict=True)}
 
 
-def _document_for(page: PageRef, candidates: list[tuple[str, int]]) -> int:
-    """The document row of a page; only copies of one file in one folder need the path."""
-    if len(candidates) > 1:
-        wanted = Path(page.pdf_path).resolve()
-        for path, doc_id in candidates:
-            if path == page.pdf_path or Path(path).resolve() == wanted:
-                return doc_id
-    return candidates[0][1]
-
-
-def _insert_pages(writer: BulkWriter, pages: Sequence[PageRef], docs: DocLookup) -> PageLookup:
+def _insert_pages(writer: BulkWriter, pages: Sequence[PageRef], docs: DocLookup, texts: PageTexts) -> PageLookup:
     rows: list[Row] = []
     for page in pages:
-        candidates = docs.get((page.doc_id, page.partition))
-        if not candidates:
+        document_id = docs.get((page.partition, page.doc_id))
+        if document_id is None:
             raise BundleError(f"page {page.page_no} of {page.pdf_path} has no document in the bundle")
         rows.append(
             {
-                "document_id": _document_for(page, candidates),
+                "document_id": document_id,
                 "page_no": page.page_no,
                 "width_pt": page.width_pt,
                 "height_pt": page.height_pt,
                 "image_path": page.image_path,
                 "text_chars": page.text_chars,
+                "text": texts.get((page.partition, page.doc_id, page.page_no), ""),
             }
         )
-    lookup: PageLookup = {}
-    for page, new_id in zip(pages, writer.insert_ids(PageRow, rows), strict=True):
-        # Copies of one file share a sha256; regions are keyed by it and go to the first copy.
-        lookup.setdefault((page.doc_id, page.partition, page.page_no), new_id)
-    return lookup
+    ids = writer.insert_ids(PageRow, rows)
+    return {(p.partition, p.doc_id, p.page_no): new_id for p, new_id in zip(pages, ids, strict=True)}
 
 
-def _insert_regions(writer: BulkWriter, regions: Sequence[Region], pages: PageLookup) -> RegionLookup:
+def _insert_regions(
+    writer: BulkWriter, regions: Sequence[Region], pages: PageLookup, states: dict[tuple[str, RegionKey], RegionState]
+) -> RegionLookup:
     rows: list[Row] = []
     for region in regions:
-        page_id = pages.get((region.key.doc_id, region.partition, region.key.page_no))
+        page_id = pages.get((region.partition, region.key.doc_id, region.key.page_no))
         if page_id is None:
             raise BundleError(f"region {region.key.slug()} of {region.partition} is on no page of the bundle")
         box = region.box
+        state = states.get((region.partition, region.key))
         rows.append(
             {
                 "page_id": page_id,
@@ -149,6 +191,8 @@ def _insert_regions(writer: BulkWriter, regions: Sequence[Region], pages: PageLo
                 "x1": box.x1,
                 "y1": box.y1,
                 "score": region.score,
+                "status": state.status if state else "ok",
+                "error": state.error if state else None,
             }
         )
     ids = writer.insert_ids(RegionRow, rows)
@@ -218,19 +262,19 @@ def _table_row(t: TableResult, regions: RegionLookup) -> Row:
     }
 
 
-def _failure_rows(bundle: RunBundle) -> list[Row]:
-    # Runner failures often carry no partition; in a one-partition run it is unambiguous.
-    only = next(iter(bundle.partitions)) if len(bundle.partitions) == 1 else None
-    return [
-        {
-            "partition": f.partition or only,
-            "run_id": bundle.run_id,
-            "stage": f.stage,
-            "item": f.item,
-            "error": f.error,
-        }
-        for f in bundle.failures
-    ]
+def _failure_row(bundle: RunBundle, f: ItemFailure) -> Row:
+    region = f.region
+    return {
+        "partition": bundle.partition_of(f),
+        "run_id": bundle.run_id,
+        "stage": f.stage,
+        "item": f.item,
+        "error": f.error,
+        "doc_id": failure_doc_id(f),
+        "page_no": region.page_no if region else None,
+        "region_idx": region.index if region else None,
+        "recovered": f.recovered,
+    }
 
 
 def _metric_rows(bundle: RunBundle, now: datetime) -> list[Row]:
@@ -244,14 +288,17 @@ def replace_partitions(
 ) -> dict[str, int]:
     """Replace every row of the bundle's partitions with the bundle; returns inserted rows per table.
 
-    Failures without a partition (in a run over several partitions) are replaced per
-    run id, so writing the same bundle twice stays idempotent. Stage metrics are history
-    and are appended. The deletes come first: on SQLite they take the write lock that
-    `bulk.SqliteWriter` relies on. `writer` defaults to the fastest one for the dialect.
+    Failures that `RunBundle.partition_of` cannot place are replaced per run id, so writing
+    the same bundle twice stays idempotent. Stage metrics are history and are appended. The
+    deletes come first: on SQLite they take the write lock that `bulk.SqliteWriter` relies
+    on. `writer` defaults to the fastest one for the dialect. Raises `BundleError` (and
+    writes nothing) for an inconsistent bundle, `MissingFolderError` for a partition that
+    would be emptied because its folder is gone.
     """
     _check_partitions(bundle)
     now = now or datetime.now(timezone.utc)
     keys = list(bundle.partitions)
+    lock_partitions(session, keys)
     delete_partitions(session, keys)
     session.execute(
         delete(FailureRow)
@@ -264,14 +311,15 @@ def replace_partitions(
         for key, (folder, fp) in bundle.partitions.items()
     ]
     counts = {"partitions": writer.insert(PartitionRow, partitions)}
-    docs = _insert_documents(writer, bundle.documents)
-    pages = _insert_pages(writer, bundle.pages, docs)
-    regions = _insert_regions(writer, bundle.regions, pages)
+    region_state = region_states(bundle)
+    docs = _insert_documents(writer, bundle.documents, document_states(bundle, region_state))
+    pages = _insert_pages(writer, bundle.pages, docs, page_texts(bundle))
+    regions = _insert_regions(writer, bundle.regions, pages, region_state)
     counts.update(documents=len(bundle.documents), pages=len(bundle.pages), regions=len(bundle.regions))
     counts["texts"] = writer.insert(TextRow, [_text_row(t, regions) for t in bundle.texts])
     counts["figures"] = writer.insert(FigureRow, [_figure_row(f, regions) for f in bundle.figures])
     counts["tables"] = writer.insert(TableRow, [_table_row(t, regions) for t in bundle.tables])
-    counts["failures"] = writer.insert(FailureRow, _failure_rows(bundle))
+    counts["failures"] = writer.insert(FailureRow, [_failure_row(bundle, f) for f in bundle.failures])
     counts["stage_metrics"] = writer.insert(StageMetricRow, _metric_rows(bundle, now))
     logger.info("run %s: replaced partitions %s: %s", bundle.run_id, keys, counts)
     return counts

@@ -6,6 +6,26 @@ ones" with the database removing pages, regions, texts, figures and tables in th
 transaction. Relationships are `lazy="raise"`: a reader must say what it loads, so no
 code path silently issues one query per row. JSON payloads are stored as text so pandas
 `read_sql` and plain SQL see the same value on SQLite and PostgreSQL.
+
+Quality is stored where a SQL user looks for it:
+
+- `documents.status` is `ok`, `partial` (read, but some stage failed on part of it: see
+  `failures`, `failed_regions`, `recovered_regions`) or `error` (unreadable: see `error`);
+  `flags` is the comma-joined `core.types.DOCUMENT_FLAGS` it carries (`flags LIKE
+  '%encrypted%'`); `sha256` is the content hash (two copies of one file share it), `doc_id`
+  the pipeline's key of this file in this folder.
+- `regions.status` is `ok`, `failed` (a stage failed and nothing was kept; `error` says why)
+  or `recovered` (a stage failed but a fallback result was stored, e.g. OCR text for a broken
+  text layer); `regions.score` is the layout model's score, `texts.confidence` the text
+  engine's.
+- `failures` has one row per failure with `doc_id`, `page_no` and `region_idx` where it hit
+  one: join `documents` on (`partition`, `doc_id`), then `pages`/`regions` on the numbers.
+  No foreign key: a failure row outlives a re-run of its document.
+- `pages.text` is the page's text results joined in reading order, for full-text use without
+  a join.
+
+The schema is created and changed only by the Alembic revisions in `storage/migrations`
+(`db.init_db` runs them); a change here needs a new revision there.
 """
 
 from __future__ import annotations
@@ -19,6 +39,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -40,7 +61,8 @@ NAMING_CONVENTION: dict[str, str] = {
 # gets 64-bit ids because regions and texts grow by millions on a large backfill.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-DOCUMENT_STATUSES = ("ok", "error")
+DOCUMENT_STATUSES = ("ok", "partial", "error")
+REGION_STATUSES = ("ok", "failed", "recovered")
 TEXT_SOURCES = ("text_layer", "ocr")
 REGION_KINDS = ("text", "figure", "table")
 
@@ -79,12 +101,17 @@ class PartitionRow(Base):
 
 
 class DocumentRow(Base):
-    """One PDF in one folder. The same file in two folders is two rows with one sha256."""
+    """One PDF in one folder. The same file in two folders is two rows with one sha256.
+
+    `doc_id` is unique within a partition (the writer checks it; not a database constraint,
+    because databases written before it existed may hold copies that shared one).
+    """
 
     __tablename__ = "documents"
     __table_args__ = (
         UniqueConstraint("partition", "path"),
         CheckConstraint(_in("status", DOCUMENT_STATUSES), name="status"),
+        Index("ix_documents_partition_doc_id", "partition", "doc_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -94,6 +121,12 @@ class DocumentRow(Base):
     pages: Mapped[int]
     status: Mapped[str] = mapped_column(String(8))
     error: Mapped[str | None] = mapped_column(Text)
+    # Server defaults: rows of databases migrated from before these columns existed get them.
+    doc_id: Mapped[str] = mapped_column(server_default="")
+    flags: Mapped[str] = mapped_column(Text, server_default="")  # comma-joined DOCUMENT_FLAGS
+    failures: Mapped[int] = mapped_column(server_default="0")  # failure rows that hit it
+    failed_regions: Mapped[int] = mapped_column(server_default="0")
+    recovered_regions: Mapped[int] = mapped_column(server_default="0")
 
     partition_row: Mapped[PartitionRow] = relationship(back_populates="documents", lazy="raise")
     page_rows: Mapped[list[PageRow]] = relationship(back_populates="document", lazy="raise", passive_deletes=True)
@@ -112,6 +145,7 @@ class PageRow(Base):
     height_pt: Mapped[float]
     image_path: Mapped[str] = mapped_column(Text)
     text_chars: Mapped[int]
+    text: Mapped[str] = mapped_column(Text, server_default="")  # text results in reading order
 
     document: Mapped[DocumentRow] = relationship(back_populates="page_rows", lazy="raise")
     regions: Mapped[list[RegionRow]] = relationship(back_populates="page", lazy="raise", passive_deletes=True)
@@ -124,6 +158,7 @@ class RegionRow(Base):
     __table_args__ = (
         UniqueConstraint("page_id", "idx"),
         CheckConstraint(_in("kind", REGION_KINDS), name="kind"),
+        CheckConstraint(_in("status", REGION_STATUSES), name="status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -136,6 +171,8 @@ class RegionRow(Base):
     x1: Mapped[float]
     y1: Mapped[float]
     score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(10), server_default="ok")
+    error: Mapped[str | None] = mapped_column(Text)  # the failures' errors when not `ok`
 
     page: Mapped[PageRow] = relationship(back_populates="regions", lazy="raise")
     text: Mapped[TextRow | None] = relationship(back_populates="region", lazy="raise", passive_deletes=True)
@@ -196,7 +233,11 @@ class TableRow(Base):
 
 
 class FailureRow(Base):
-    """An item a stage could not process. Not a foreign key: failures outlive their documents."""
+    """An item a stage could not process. Not a foreign key: failures outlive their documents.
+
+    `doc_id`, `page_no` and `region_idx` locate it (NULL where the failure did not name a
+    document or region); `recovered` is what was stored instead (e.g. `ocr`), NULL if nothing.
+    """
 
     __tablename__ = "failures"
 
@@ -206,6 +247,10 @@ class FailureRow(Base):
     stage: Mapped[str]
     item: Mapped[str] = mapped_column(Text)
     error: Mapped[str] = mapped_column(Text)
+    doc_id: Mapped[str | None] = mapped_column(index=True)
+    page_no: Mapped[int | None]
+    region_idx: Mapped[int | None]
+    recovered: Mapped[str | None]
 
 
 class StageMetricRow(Base):
@@ -231,7 +276,7 @@ class StageMetricRow(Base):
     created_at: Mapped[datetime]
 
 
-#: every table, parents first (the order `init_db` creates them in)
+#: every table, parents first
 TABLES: dict[str, type[Base]] = {
     cls.__tablename__: cls
     for cls in (

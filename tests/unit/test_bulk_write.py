@@ -183,7 +183,7 @@ _QUERIES = {
     "join documents d on d.id = x.document_id where d.partition = :p order by x.id",
     "regions": "select d.path, p.page_no, x.idx, kind, label, x0, y0, x1, y1, score from regions x "
     "join pages p on p.id = x.page_id join documents d on d.id = p.document_id where d.partition = :p order by x.id",
-    "texts": f"select d.path, p.page_no, r.idx, text, source, confidence, engine from texts x {_JOIN} "
+    "texts": f"select d.path, p.page_no, r.idx, x.text, source, confidence, engine from texts x {_JOIN} "
     "where d.partition = :p order by x.id",
     "figures": "select d.path, p.page_no, r.idx, crop_path, caption, chart_title, chart_json, chart_raw, "
     f"chart_parse_ok, engine from figures x {_JOIN} where d.partition = :p order by x.id",
