@@ -67,16 +67,18 @@ def print_summary(db_url: str | None) -> int:
     rows = [
         [
             p.key,
-            f"{p.documents_ok}/{p.documents_ok + p.documents_error}",
+            f"{p.documents_ok}/{p.documents_partial}/{p.documents_error}",
             str(p.pages),
             " ".join(f"{k}={v}" for k, v in p.regions_by_kind.items()),
+            f"{p.regions_failed}/{p.regions_recovered}",
             " ".join(f"{k}={v}" for k, v in p.texts_by_source.items()),
             str(p.tables),
             str(p.figures),
         ]
         for p in data.partitions
     ]
-    print(_table(rows, ["partition", "docs ok", "pages", "regions", "text", "tables", "figures"]))
+    header = ["partition", "docs ok/partial/error", "pages", "regions", "failed/recovered", "text", "tables", "figures"]
+    print(_table(rows, header))
     if data.recent_failures:
         print("\nrecent failures:")
         for f in data.recent_failures:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from pdf_assets.core.bundle import RunBundle
 from pdf_assets.core.types import DocumentInfo, ItemFailure, Region, RegionKey, TextResult
+from pdf_assets.report import print_summary
 from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.queries import row_counts, summary
 from pdf_assets.storage.repository import BundleError, MissingFolderError, replace_partitions
@@ -268,3 +269,13 @@ def test_summary_counts_partial_documents_and_failed_regions(engine: Engine) -> 
     assert (a.regions_failed, a.regions_recovered) == (1, 1)
     assert (b.documents_ok, b.documents_partial, b.documents_error) == (2, 0, 1)
     assert (b.regions_failed, b.regions_recovered) == (0, 0)
+
+
+def test_show_prints_document_and_region_status(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    write(engine, merge(with_failures("a"), make_bundle("b")))
+    assert print_summary(engine.url.render_as_string(hide_password=False)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "docs ok/partial/error" in lines[0] and "failed/recovered" in lines[0]
+    by_partition = {line.split()[0]: line.split() for line in lines[2:4]}
+    assert by_partition["a"][1:3] == ["0/2/1", "4"]
+    assert "1/1" in by_partition["a"] and "0/0" in by_partition["b"]
