@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from pdf_assets.backends.hf.mapping import box_px_to_pt, nms, to_regions
+from pdf_assets.backends.hf.mapping import box_px_to_pt, nms, reading_order, to_regions
 from pdf_assets.backends.labels import canonical_label
 from pdf_assets.core.types import LABELS, Box, DetectedRegion
 
@@ -73,3 +73,40 @@ def test_to_regions_combines_labels_scaling_and_nms() -> None:
         DetectedRegion("text", Box(0, 0, 100, 50), 0.9),
         DetectedRegion("table", Box(0, 100, 100, 200), 0.8),
     ]
+
+
+def _region(name: str, x0: float, y0: float, x1: float, y1: float) -> DetectedRegion:
+    return DetectedRegion("text", Box(x0, y0, x1, y1), float(len(name)) / 10)  # scores unrelated to order
+
+
+def test_reading_order_reads_columns_left_first_with_full_width_items_by_height() -> None:
+    """A two-column page: title, two columns, a full-width figure, two more columns, a footer."""
+    page = {
+        "title": (50, 40, 560, 70),
+        "left-1": (50, 90, 295, 200),
+        "left-2": (50, 210, 295, 300),
+        "right-1": (315, 90, 560, 180),
+        "right-2": (315, 190, 560, 305),
+        "figure": (60, 320, 550, 500),
+        "left-3": (50, 520, 295, 700),
+        "right-3": (315, 520, 560, 600),
+        "note": (330, 610, 560, 640),
+        "footer-page-no": (500, 760, 560, 770),
+    }
+    regions = [_region(name, *box) for name, box in page.items()]
+    shuffled = sorted(regions, key=lambda r: -r.score)  # a detector's score order
+    ordered = reading_order(shuffled, 612.0)
+    names = {r.box: name for name, r in zip(page, regions, strict=True)}
+    assert [names[r.box] for r in ordered] == list(page)
+
+
+def test_single_column_pages_read_top_to_bottom_and_to_regions_returns_reading_order() -> None:
+    regions = to_regions(
+        [0.5, 0.9, 0.7],
+        [1, 1, 1],
+        [(100, 600, 1100, 700), (100, 100, 1100, 300), (100, 350, 1100, 550)],
+        {1: "text"},
+        (2.0, 612.0, 792.0),
+        1.0,
+    )
+    assert [r.box.y0 for r in regions] == [50, 175, 300]
