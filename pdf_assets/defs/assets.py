@@ -99,7 +99,13 @@ def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Ou
     folders = {key: pdf.folder_path(key) for key in context.partition_keys}
     store = pdf.data_path() / "pages"
     result = render_partitions(
-        folders, store, pdf.render_dpi, pdf.render_workers, run_log_progress(context), pdf.render_max_pixels
+        folders,
+        store,
+        pdf.render_dpi,
+        pdf.render_workers,
+        run_log_progress(context),
+        pdf.render_max_pixels,
+        **pdf.render_options(),
     )
     failures = all_failures(result)
     counts = {
