@@ -88,3 +88,21 @@ def test_page_store_png_is_lossless(tmp_path: Path, corpus: Path, name: str) -> 
     pix.save(tmp_path / "reference.png")
     fast = np.asarray(Image.open(tmp_path / "fast.png"))
     assert np.array_equal(fast, np.asarray(Image.open(tmp_path / "reference.png")))
+
+
+def test_a_page_image_the_decoder_refuses_fails_that_page_with_its_document_and_region(tmp_path: Path) -> None:
+    good = _page(tmp_path)
+    broken_image = tmp_path / "broken.png"
+    broken_image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)  # a header and nothing a decoder can use
+    other = "cd" * 32
+    broken = PageRef(other, "p", good.pdf_path, 0, 200.0, 120.0, str(broken_image), good.px_per_pt, 0)
+    table = Region(RegionKey(other, 0, 0), "p", "table", RegionKind.TABLE, Box(10, 10, 90, 90), 1.0)
+
+    fine, failed = crops_for_pages([(good, REGIONS), (broken, [table])], tmp_path / "crops")
+
+    assert isinstance(fine, list) and all(Path(c.image_path).exists() for c in fine if c.cut)
+    assert not isinstance(failed, list)
+    assert (failed.stage, failed.doc_id, failed.partition) == ("categorize", other, "p")
+    out, failures = cut_pending([describe(broken, table, tmp_path / "crops")])
+    assert out == [None]
+    assert [(f.doc_id, f.region) for f in failures] == [(other, table.key)]
