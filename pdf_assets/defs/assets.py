@@ -27,7 +27,13 @@ from dagster import (
 )
 
 from pdf_assets.core.types import ItemFailure
-from pdf_assets.defs.guards import check_database, failed_share_check, share_check_spec, stage_guard
+from pdf_assets.defs.guards import (
+    check_database,
+    failed_share_check,
+    refuse_overlapping_runs,
+    share_check_spec,
+    stage_guard,
+)
 from pdf_assets.defs.metadata import (
     counts_preview,
     failures_metadata,
@@ -95,6 +101,7 @@ def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckRes
 def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Output | AssetCheckResult]:
     """Every page of every PDF of the run, rendered in parallel processes into the page store."""
     with stage_guard():
+        refuse_overlapping_runs(context)
         check_database(pdf.database_url())  # before any work: an unreachable DB fails in seconds
     folders = {key: pdf.folder_path(key) for key in context.partition_keys}
     store = pdf.data_path() / "pages"
@@ -125,6 +132,7 @@ def layouts(
 ) -> Iterator[Output | AssetCheckResult]:
     """Regions with labels and boxes (PDF points) for all pages of the run, in batches."""
     with stage_guard():
+        refuse_overlapping_runs(context)
         check_database(pdf.database_url())
         result = detect_layouts(pages, progress_to_log(context, pdf.engine()))
     counts = {k: {"regions": len(m.regions)} for k, m in result.items()}
@@ -135,9 +143,13 @@ def layouts(
 
 @asset(**COMMON)
 def categorized_regions(
-    pdf: PdfAssetsResource, layouts: dict[str, LayoutManifest], pages: dict[str, PagesManifest]
+    context: AssetExecutionContext,
+    pdf: PdfAssetsResource,
+    layouts: dict[str, LayoutManifest],
+    pages: dict[str, PagesManifest],
 ) -> Output[dict[str, CategorizedRegions]]:
     """Regions bucketed into text / figure / table, with crops cut from the stored pages."""
+    refuse_overlapping_runs(context)
     result = categorize_all(layouts, pages, pdf.data_path())
     counts = {k: {"text": len(m.text), "figures": len(m.figures), "tables": len(m.tables)} for k, m in result.items()}
     return Output(result, metadata={**failures_metadata(all_failures(result)), "preview": counts_preview(counts)})
@@ -153,6 +165,7 @@ def text_results(
 ) -> Iterator[Output | AssetCheckResult]:
     """Text per region: the text layer where usable, OCR (batched over the run) elsewhere."""
     with stage_guard():
+        refuse_overlapping_runs(context)
         check_database(pdf.database_url())
         result = extract_text(categorized_regions, progress_to_log(context, pdf.engine()))
     counts = {k: _by_source(m) for k, m in result.items()}
@@ -171,6 +184,7 @@ def table_results(
 ) -> Iterator[Output | AssetCheckResult]:
     """Cell grids with spans for every table region, exported as CSV / Markdown / HTML."""
     with stage_guard():
+        refuse_overlapping_runs(context)
         check_database(pdf.database_url())
         result = extract_tables(categorized_regions, progress_to_log(context, pdf.engine()))
     counts = {k: {"tables": len(m.results), "cells": sum(len(t.cells) for t in m.results)} for k, m in result.items()}
@@ -192,6 +206,7 @@ def figure_results(
 ) -> Iterator[Output | AssetCheckResult]:
     """Figure crops with linked captions, and chart data where a chart model is configured."""
     with stage_guard():
+        refuse_overlapping_runs(context)
         check_database(pdf.database_url())
         result = extract_figures(categorized_regions, text_results, progress_to_log(context, pdf.engine()))
     counts = {k: {"figures": len(m.results), "charts": sum(1 for f in m.results if f.chart)} for k, m in result.items()}
@@ -213,6 +228,7 @@ def db_rows(
 ) -> Output[dict[str, dict[str, int]]]:
     """The database rows of every partition of the run, one transaction per partition."""
     outputs = PipelineOutputs(pages, layouts, categorized_regions, text_results, table_results, figure_results)
+    refuse_overlapping_runs(context)
     with stage_guard():
         inserted, failures = write_partitions(pdf.database_url(), outputs, context.run.run_id)
     per_partition = {

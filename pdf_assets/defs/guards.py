@@ -9,6 +9,9 @@
   database unreachable) is a `Failure` that forbids retries: it will not fix itself.
 - A stage whose share of failed items is above `max_failed_share` fails a blocking check
   of ERROR severity, so the assets after it do not materialize from mostly-missing data.
+- One run per partition at a time: a step refuses to start while an older unfinished run
+  covers one of its partitions (`refuse_overlapping_runs`); pages are rendered in place
+  and the database rows of a partition are replaced, so two runs must never interleave.
 """
 
 from __future__ import annotations
@@ -20,9 +23,13 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetExecutionContext,
+    DagsterInstance,
+    DagsterRunStatus,
     Failure,
     MetadataValue,
     RetryRequested,
+    RunsFilter,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -30,6 +37,8 @@ from sqlalchemy.engine import make_url
 
 from pdf_assets.core.errors import ConfigError, DatabaseUnavailableError, SystemicError
 from pdf_assets.core.types import ItemFailure
+from pdf_assets.defs.automation import RANGE_END, RANGE_START
+from pdf_assets.defs.partitions import PARTITIONS_NAME
 from pdf_assets.storage.db import make_engine
 
 #: Errors that may pass on their own; a step raising one is retried.
@@ -127,3 +136,48 @@ def failed_share_check(name: str, failures: Sequence[ItemFailure], items: int, m
             "first": MetadataValue.text(f"{failures[0].item}: {failures[0].error}" if failures else ""),
         },
     )
+
+
+#: Runs that may still be writing pages, values or rows.
+UNFINISHED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+PARTITION_TAG = "dagster/partition"
+
+
+def run_partitions(instance: DagsterInstance, tags: dict[str, str]) -> set[str]:
+    """The folder partitions a run covers, from its partition or partition-range tags."""
+    if PARTITION_TAG in tags:
+        return {tags[PARTITION_TAG]}
+    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
+    if start is None or end is None:
+        return set()
+    keys = list(instance.get_dynamic_partitions(PARTITIONS_NAME))
+    if start not in keys or end not in keys:
+        return {start, end}
+    return set(keys[keys.index(start) : keys.index(end) + 1])
+
+
+def refuse_overlapping_runs(context: AssetExecutionContext) -> None:
+    """Fail (without retries) if an older unfinished run covers one of this run's partitions.
+
+    The older run wins, so of two runs started together exactly one goes on. A run killed
+    without a chance to record its end stays STARTED until run monitoring or the CLI marks
+    it failed (see `dagster_home/dagster.yaml` and `runner.reap_dead_cli_runs`).
+    """
+    instance = context.instance
+    me = context.run.run_id
+    mine = set(context.partition_keys)
+    own = instance.get_run_record_by_id(me)
+    own_key = (own.create_timestamp.timestamp(), me) if own else (float("inf"), me)
+    for record in instance.get_run_records(RunsFilter(statuses=UNFINISHED)):
+        run = record.dagster_run
+        if run.run_id == me or (record.create_timestamp.timestamp(), run.run_id) > own_key:
+            continue
+        held = run_partitions(instance, dict(run.tags)) & mine
+        if held:
+            raise Failure(
+                description=(
+                    f"partitions {', '.join(sorted(held))} are being processed by run {run.run_id} "
+                    f"({run.status.value}); one run per partition at a time, so this run stops"
+                ),
+                allow_retries=False,
+            )

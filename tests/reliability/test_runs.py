@@ -1,0 +1,76 @@
+"""Runs never mix: values are scoped by run, and one run per partition at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster._core.test_utils import create_run_for_test
+
+from pdf_assets.defs.automation import RANGE_END, RANGE_START
+from pdf_assets.defs.definitions import build_definitions
+from tests.dagster.pipeline_helpers import db_counts, run_job
+from tests.reliability.run_helpers import resource, sample_inbox, step_events
+
+
+def _value(tmp: Path, asset: str, run_id: str, key: str) -> Path:
+    return tmp / "data" / "values" / asset / run_id / f"{key}.pkl"
+
+
+def test_two_runs_of_one_partition_keep_their_own_values(tmp_path: Path) -> None:
+    """A second run over a partition writes beside the first one's values, never over them."""
+    inbox = sample_inbox(tmp_path, "alpha")
+    with DagsterInstance.ephemeral() as instance:
+        first = run_job(resource(tmp_path, inbox), instance, ["alpha"])
+        assert first.success
+        first_pages = _value(tmp_path, "pages", first.run_id, "alpha").read_bytes()
+        second = run_job(resource(tmp_path, inbox, render_dpi=72), instance, ["alpha"])
+        assert second.success
+    assert _value(tmp_path, "pages", first.run_id, "alpha").read_bytes() == first_pages
+    assert _value(tmp_path, "pages", second.run_id, "alpha").read_bytes() != first_pages
+    assert not (tmp_path / "data" / "values" / "pages" / "alpha.pkl").exists()
+
+
+def test_a_subset_run_loads_upstream_values_of_the_run_that_materialized_them(tmp_path: Path) -> None:
+    """Re-running only `db_rows` reads the upstream values of the latest materializing run."""
+    inbox = sample_inbox(tmp_path, "alpha")
+    res = resource(tmp_path, inbox)
+    with DagsterInstance.ephemeral() as instance:
+        assert run_job(res, instance, ["alpha"]).success
+        full = db_counts(res)
+        job = build_definitions(res).resolve_job_def("process_pdf_folders")
+        subset = job.execute_in_process(
+            instance=instance,
+            partition_key="alpha",
+            asset_selection=[AssetKey("db_rows")],
+            raise_on_error=False,
+        )
+        assert subset.success
+        assert _value(tmp_path, "db_rows", subset.run_id, "alpha").exists()
+    again = db_counts(res)
+    full.pop("stage_metrics"), again.pop("stage_metrics")
+    assert again == full
+
+
+def test_a_run_refuses_a_partition_an_older_unfinished_run_holds(tmp_path: Path) -> None:
+    inbox = sample_inbox(tmp_path, "alpha", "beta")
+    res = resource(tmp_path, inbox)
+    with DagsterInstance.ephemeral() as instance:
+        holder = create_run_for_test(
+            instance,
+            job_name="process_pdf_folders",
+            status=DagsterRunStatus.STARTED,
+            tags={RANGE_START: "alpha", RANGE_END: "alpha"},
+        )
+        refused = run_job(res, instance, ["alpha", "beta"])
+        assert not refused.success
+        failure = step_events(refused, "pages", DagsterEventType.STEP_FAILURE)
+        assert len(failure) == 1
+        message = failure[0].step_failure_data.user_failure_data.description  # type: ignore[attr-defined]
+        assert holder.run_id in message and "alpha" in message and "beta" not in message
+        assert not _value(tmp_path, "pages", refused.run_id, "alpha").exists()
+        # Another partition is free; once the holder has ended, alpha is too.
+        assert run_job(res, instance, ["beta"]).success
+        instance.report_run_failed(holder)
+        assert run_job(res, instance, ["alpha"]).success
+    assert db_counts(res)["documents"] == 8
