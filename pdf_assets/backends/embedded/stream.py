@@ -110,20 +110,26 @@ def _words(seg: Sequence[Char]) -> list[list[Char]]:
 
 
 def _split_dense(seg: list[Char], cuts: Sequence[float]) -> list[list[Char]]:
-    """A body segment that crosses a column cut at a space is two cells set too close
-    together ("6,922,900 12,664,000"); a word straddling a cut keeps the segment whole."""
+    """A body segment whose words sit in different columns is two cells set too close
+    together ("6,922,900 12,664,000"): each word goes to the column holding its centre."""
     pieces: dict[int, list[Char]] = {}
     for word in _words(seg):
         a, b = _span(word)
-        col = _column_of(word, cuts)
-        if min(b, cuts[col + 1]) - max(a, cuts[col]) < 0.8 * (b - a):
-            return [seg]
+        col = next(i for i in range(len(cuts) - 1) if (a + b) / 2 < cuts[i + 1])
         pieces.setdefault(col, []).extend(word)
     return [pieces[c] for c in sorted(pieces)]
 
 
-def _first_body_row(rows: Sequence[Sequence[Sequence[Char]]], n_cols: int) -> int:
-    return next((i for i, row in enumerate(rows) if len(row) >= max(2, n_cols - 1)), 0)
+def _header_rows(rows: Sequence[Sequence[Sequence[Char]]], n_cols: int) -> int:
+    """Rows above the first full row are header rows; so is that row itself when it has
+    no digits beyond its first column while most rows below it do (column titles over
+    numbers)."""
+    first = next((i for i, row in enumerate(rows) if len(row) >= max(2, n_cols - 1)), 0)
+    numeric = [any(ch.c.isdigit() for seg in row[1:] for ch in seg) for row in rows]
+    below = numeric[first + 1 :]
+    if below and not numeric[first] and sum(below) > len(below) / 2:
+        first += 1
+    return first
 
 
 def stream_grid(chars: Sequence[Char]) -> StreamGrid | None:
@@ -137,7 +143,7 @@ def stream_grid(chars: Sequence[Char]) -> StreamGrid | None:
     inner = [(bands[i][1] + bands[i + 1][0]) / 2 for i in range(len(bands) - 1)]
     cuts = [-float("inf"), *inner, float("inf")]
     edges = [min(b[0] for b in bands), *inner, max(b[1] for b in bands)]
-    header_rows = _first_body_row(rows, len(bands))
+    header_rows = _header_rows(rows, len(bands))
     texts: dict[tuple[int, int], list[str]] = {}
     tops, bottoms = [], []
     for r, row in enumerate(rows):

@@ -23,6 +23,10 @@ TEXT_BOX_CHARS = 200
 TEXT_BOX_SHARE = 0.6
 
 
+class TableNotFoundError(NotATableError):
+    """No table grid could be recovered for a region (recorded as an item failure)."""
+
+
 def reject_contents(lines: Iterable[str]) -> None:
     """Raise NotATableError when the region's lines read like a table of contents."""
     texts = [t for t in (line.strip() for line in lines) if t]

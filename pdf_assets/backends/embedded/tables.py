@@ -1,18 +1,7 @@
-"""Table structure with PyMuPDF's table finder, and ruling lines + OCR for scanned pages.
+"""Table structure for table regions: the embedded backend's model, and scanned pages.
 
-Born-digital pages: `page.find_tables` over the whole page, then the table that best
-matches the region. Layout boxes hug the text, so a ruled frame often reaches beyond
-them (twotables_2.pdf: ~9 pt; a short last column: much more); searching only inside
-the box loses the outer rules and with them the first or last column. Invisible paths
-(white fills without a stroke, used as cell backgrounds) are dropped first: the finder
-treats every rectangle edge as a ruling line and would split the header rows. Cell text
-is rebuilt from characters (`rawdict`), because the finder's own `extract()` runs with
-tiny glyph boxes, so "7.2" becomes "72\\n." (the dot sits lower) and "Tamil Nadu" loses
-its space; text is read along its own direction, and a table drawn sideways is turned
-upright (`table_text`). Without rules, or when the rules miss column boundaries (shaded
-rows, one cell holding a whole row), the grid comes from text alignment (`stream`).
-Before any of that, the page's drawing is counted: past `max_path_items` the region is
-an item failure, not a stalled run.
+Born-digital pages go to `vector_tables` (PyMuPDF's table finder on the rulings, or a
+grid from text alignment, text read in its own direction).
 
 Image-only pages: the page is rendered, ruling lines are found with morphology, the
 grid matching the region is rebuilt with spans (a missing rule between two grid slots
@@ -28,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pymupdf
@@ -36,7 +24,6 @@ import pymupdf
 from pdf_assets.backends.embedded.layout import (
     Cell,
     Rect,
-    boundaries,
     cells_from_rulings,
     pixmap_to_bgr,
     ruled_table_boxes,
@@ -48,20 +35,20 @@ from pdf_assets.backends.embedded.ocr import (
     recognize,
     visual_lines,
 )
-from pdf_assets.backends.embedded.stream import segments, stream_grid
-from pdf_assets.backends.embedded.table_checks import reject_contents, reject_grid
-from pdf_assets.backends.embedded.table_text import (
-    Char,
-    cell_text,
-    dominant_turn,
-    line_text,
-    page_chars,
-    rect_in_frame,
-    text_lines,
-    to_frame,
-    upright,
+from pdf_assets.backends.embedded.table_checks import TableNotFoundError, reject_contents, reject_grid
+from pdf_assets.backends.embedded.table_geometry import (
+    Found,
+    area,
+    best_match,
+    contains,
+    expand,
+    intersection,
+    spanned_header_rows,
+    union,
 )
-from pdf_assets.core.errors import DocumentError, NotATableError, TableTooComplexError
+from pdf_assets.backends.embedded.table_text import Char, cell_text
+from pdf_assets.backends.embedded.vector_tables import DEFAULT_MAX_PATH_ITEMS, vector_structure
+from pdf_assets.core.errors import DocumentError
 from pdf_assets.core.model import BatchModel
 from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Crop, TableCell, TableStructure
@@ -71,48 +58,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-
-def area(r: Rect) -> float:
-    return max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1])
-
-
-def intersection(a: Rect, b: Rect) -> float:
-    return area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
-
-
-def contains(r: Rect, x: float, y: float) -> bool:
-    return r[0] <= x <= r[2] and r[1] <= y <= r[3]
-
-
-def expand(r: Rect, margin: float, size: tuple[float, float]) -> Rect:
-    """`r` grown by `margin` on every side, kept on the page."""
-    return (max(0.0, r[0] - margin), max(0.0, r[1] - margin), min(size[0], r[2] + margin), min(size[1], r[3] + margin))
-
-
-def _union(a: Rect, b: Rect) -> Rect:
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
-def _index(bounds: Sequence[float], v: float) -> int:
-    return min(range(len(bounds)), key=lambda i: abs(bounds[i] - v))
-
-
-def cells_from_boxes(boxes: Sequence[Rect]) -> list[Cell]:
-    """Row/col indices and spans of cell boxes, measured against the shared boundaries."""
-    ys = boundaries([v for b in boxes for v in (b[1], b[3])])
-    xs = boundaries([v for b in boxes for v in (b[0], b[2])])
-    cells: dict[tuple[int, int], Cell] = {}
-    for b in boxes:
-        r0, r1, c0, c1 = _index(ys, b[1]), _index(ys, b[3]), _index(xs, b[0]), _index(xs, b[2])
-        if r1 > r0 and c1 > c0 and (r0, c0) not in cells:
-            cells[(r0, c0)] = Cell(r0, c0, r1 - r0, c1 - c0, (xs[c0], ys[r0], xs[c1], ys[r1]))
-    return sorted(cells.values(), key=lambda c: (c.row, c.col))
-
-
-def spanned_header_rows(cells: Sequence[Cell]) -> int:
-    """Header = the first row plus the rows its cells span down into (multi-level headers)."""
-    first = [c for c in cells if c.row == 0]
-    return max((c.row_span for c in first), default=0)
+__all__ = ["DEFAULT_MAX_PATH_ITEMS", "Char", "EmbeddedTableModel", "TableNotFoundError", "cell_text"]
 
 
 def _bands(intervals: Sequence[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
@@ -144,139 +90,6 @@ def cells_from_text_lines(boxes: Sequence[Rect]) -> list[Cell]:
     return [Cell(r, c, 1, 1, (xs[c], ys[r], xs[c + 1], ys[r + 1])) for r in range(len(rows)) for c in range(len(cols))]
 
 
-__all__ = ["Char", "EmbeddedTableModel", "TableNotFoundError", "cell_text"]
-
-
-class TableNotFoundError(NotATableError):
-    """No table grid could be recovered for a region (recorded as an item failure)."""
-
-
-@dataclass(frozen=True)
-class _Found:
-    """A recovered grid: cells in points plus how many leading rows are header rows."""
-
-    cells: tuple[Cell, ...]
-    header_rows: int
-    texts: tuple[str, ...]
-
-
-#: vector path items (lines, curves, rectangles) a region's page may have before the
-#: finder is skipped; 200k line operations once kept it busy for 527 s
-DEFAULT_MAX_PATH_ITEMS = 20_000
-
-
-def path_items(page: pymupdf.Page) -> int:
-    """Drawing items on the page, counted from the fast C-level listing."""
-    return sum(len(path.get("items", ())) for path in page.get_cdrawings())
-
-
-def visible_paths(page: pymupdf.Page, max_items: int = DEFAULT_MAX_PATH_ITEMS) -> list[dict[str, object]]:
-    """Vector paths a reader can see: unstroked white fills are backgrounds, not rulings.
-
-    Raises TableTooComplexError past `max_items` drawing items, before the slow listing.
-    """
-    count = path_items(page)
-    if count > max_items:
-        raise TableTooComplexError(
-            f"page {page.number} has {count} vector drawing items, over the table finder's limit of "
-            f"{max_items} (option max_path_items of the tables stage)"
-        )
-    keep = []
-    for path in page.get_drawings():
-        fill = path.get("fill")
-        white = fill is not None and all(float(v) > 0.95 for v in fill)
-        if path.get("color") is None and (fill is None or white):
-            continue
-        keep.append(path)
-    return keep
-
-
-def _best(candidates: Sequence[Rect], box: Rect) -> int | None:
-    """Index of the candidate that best matches the region (IoU, so a page-wide frame
-    loses to the grid inside it); None when none covers half of the smaller box."""
-    best, best_iou = None, 0.0
-    for i, cand in enumerate(candidates):
-        inter = intersection(cand, box)
-        iou = inter / (area(cand) + area(box) - inter) if inter > 0 else 0.0
-        if iou > best_iou and inter >= 0.5 * min(area(cand), area(box)):
-            best, best_iou = i, iou
-    return best
-
-
-def _best_table(tables: Sequence[pymupdf.table.Table], box: Rect) -> pymupdf.table.Table | None:
-    """The finder's table for the region, if it is a real grid (two rows and columns)."""
-    grids = [t for t in tables if t.row_count >= 2 and t.col_count >= 2]
-    index = _best([tuple(t.bbox) for t in grids], box)
-    return None if index is None else grids[index]
-
-
-def find_vector_table(
-    page: pymupdf.Page, box: Rect, max_items: int = DEFAULT_MAX_PATH_ITEMS
-) -> pymupdf.table.Table | None:
-    """The ruled table of the whole page that matches the region (a layout box may end
-    far inside the frame when the last column's text is short), or None."""
-    found = page.find_tables(use_layout=False, paths=visible_paths(page, max_items))
-    return _best_table(found.tables if found else [], box)
-
-
-def _header_rows_vector(table: pymupdf.table.Table, rows: Sequence[float]) -> int:
-    header = table.header
-    if header is None or header.external or header.bbox is None:
-        return 0
-    bottom = float(header.bbox[3])
-    return sum(1 for y in rows[1:] if y <= bottom + 1.0)
-
-
-def _ruled_grid(page: pymupdf.Page, table: pymupdf.table.Table) -> tuple[_Found, list[Char]]:
-    """The finder's cells read in the table's own direction: a table drawn sideways is
-    turned upright (its rows become rows again) before indices and texts are taken."""
-    boxes: list[Rect] = [tuple(c) for c in table.cells if c is not None]
-    chars = page_chars(page, tuple(table.bbox))
-    turn = dominant_turn(chars)
-    if turn:
-        boxes, chars = [rect_in_frame(b, turn) for b in boxes], to_frame(chars, turn)
-    cells = cells_from_boxes(boxes)
-    texts = tuple(cell_text([ch for ch in chars if contains(cell.box, ch.cx, ch.cy)]) for cell in cells)
-    if turn:
-        header = spanned_header_rows(cells)
-    else:
-        header = _header_rows_vector(table, boundaries([v for b in boxes for v in (b[1], b[3])]))
-    return _Found(cells=tuple(cells), header_rows=header, texts=texts), chars
-
-
-def _merged_columns(found: _Found, chars: Sequence[Char]) -> int:
-    """Cells whose one line holds three or more gutter-separated pieces: rulings missing
-    between columns (shaded rows without vertical rules), so the grid is not trusted."""
-    count = 0
-    for cell in found.cells:
-        inside = upright([ch for ch in chars if contains(cell.box, ch.cx, ch.cy)])
-        if any(len(segments([c for c in line if c.c.strip()])) >= 3 for line in text_lines(inside)):
-            count += 1
-    return count
-
-
-def _stream(chars: Sequence[Char], box: Rect) -> _Found:
-    grid = stream_grid(upright(chars))
-    if grid is None:
-        raise TableNotFoundError(f"no ruled grid or text columns found in region {tuple(round(v, 1) for v in box)}")
-    return _Found(cells=grid.cells, header_rows=grid.header_rows, texts=grid.texts)
-
-
-def vector_structure(page: pymupdf.Page, box: Rect, max_items: int = DEFAULT_MAX_PATH_ITEMS) -> _Found:
-    """Ruled grid when the page has one for the region, else the text-alignment grid."""
-    region_chars = page_chars(page, expand(box, 2.0, (page.rect.width, page.rect.height)))
-    reject_contents(line_text(line) for line in text_lines(upright(region_chars)))
-    table = find_vector_table(page, box, max_items)
-    if table is None:
-        logger.debug("no ruled table matches region %s; using text alignment", box)
-        return _stream(region_chars, box)
-    found, chars = _ruled_grid(page, table)
-    if _merged_columns(found, chars) >= 2:
-        logger.debug("ruled grid of region %s merges columns; using text alignment", box)
-        return _stream(region_chars, box)
-    return found
-
-
 def _ocr_lines_in_points(lines: Sequence[OcrLine], origin: tuple[float, float], scale: float) -> list[OcrLine]:
     ox, oy = origin
     return [
@@ -306,7 +119,7 @@ def _join_lines(lines: Iterable[str]) -> str:
     return out
 
 
-class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructure]):
+class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[Found], TableStructure]):
     """Table crop -> cell grid with spans. CPU only; RapidOCR is loaded on first scan."""
 
     name = "embedded.pymupdf_tables"
@@ -332,7 +145,7 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
     def preprocess(self, items: Sequence[Crop]) -> list[Crop]:
         return list(items)
 
-    def forward(self, batch: list[Crop]) -> list[_Found]:
+    def forward(self, batch: list[Crop]) -> list[Found]:
         # Documents stay open for this batch only, and close even when an item fails.
         docs: dict[str, pymupdf.Document] = {}
         try:
@@ -341,7 +154,7 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
             for doc in docs.values():
                 doc.close()
 
-    def _one(self, crop: Crop, docs: dict[str, pymupdf.Document]) -> _Found:
+    def _one(self, crop: Crop, docs: dict[str, pymupdf.Document]) -> Found:
         if crop.pdf_path not in docs:
             try:
                 docs[crop.pdf_path] = open_pdf(crop.pdf_path)
@@ -356,7 +169,7 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
         reject_grid([c.row for c in found.cells], [c.col for c in found.cells], found.texts)
         return found
 
-    def _scanned_structure(self, page: pymupdf.Page, box: Rect, px_per_pt: float) -> _Found:
+    def _scanned_structure(self, page: pymupdf.Page, box: Rect, px_per_pt: float) -> Found:
         scale = max(px_per_pt, self.min_px_per_pt)
         pix = page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False)
         full = pixmap_to_bgr(pix.samples, pix.width, pix.height, pix.n)
@@ -364,8 +177,8 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
         frames: list[Rect] = [
             (x0 / scale, y0 / scale, x1 / scale, y1 / scale) for x0, y0, x1, y1 in ruled_table_boxes(full, scale)
         ]
-        index = _best(frames, box)
-        outer = box if index is None else _union(box, frames[index])
+        index = best_match(frames, box)
+        outer = box if index is None else union(box, frames[index])
         x0, y0, x1, y1 = expand(outer, 4.0, (page.rect.width, page.rect.height))
         image = full[int(y0 * scale) : int(y1 * scale), int(x0 * scale) : int(x1 * scale)]
         origin = (int(x0 * scale) / scale, int(y0 * scale) / scale)
@@ -378,16 +191,16 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[_Found], TableStructu
             lines = inside
         if not cells:
             raise TableNotFoundError(f"no ruling lines or text columns found in scanned region {box}")
-        return _Found(cells=tuple(cells), header_rows=spanned_header_rows(cells), texts=_texts_from_ocr(cells, lines))
+        return Found(cells=tuple(cells), header_rows=spanned_header_rows(cells), texts=_texts_from_ocr(cells, lines))
 
-    def postprocess(self, raw: list[_Found], items: Sequence[Crop]) -> list[TableStructure]:
+    def postprocess(self, raw: list[Found], items: Sequence[Crop]) -> list[TableStructure]:
         return [_to_structure(found) for found, _ in zip(raw, items, strict=True)]
 
     def cost(self, item: Crop) -> float:
         return float(item.width_px * item.height_px)
 
 
-def _to_structure(found: _Found) -> TableStructure:
+def _to_structure(found: Found) -> TableStructure:
     n_rows = max((c.row + c.row_span for c in found.cells), default=0)
     n_cols = max((c.col + c.col_span for c in found.cells), default=0)
     cells = tuple(
