@@ -5,8 +5,11 @@ still there, a vector chart), or paragraphs it skipped. Only regions reach the t
 so that text was lost while the document looked fine. Categorize now reads the words of
 every page with a text layer and, where a page has no text region or where the words no
 region covers are a fair share of its text, adds text regions (label "text", score 0: no
-model saw them) over those words. Words inside figure and table boxes count as covered:
-they belong to the figure or table.
+model saw them) over those words. Words inside a table box count as covered (the table, or
+its fallback text, keeps them). Words inside a figure box count as covered only where the
+page has text regions: there they are the figure's own labels; on a page with no text
+region at all (a scan with a text layer seen as one picture, a vector chart) the text
+layer is all the page's text, and it is kept.
 
 The added regions follow the layout's regions on the page (indices n, n+1, ... in reading
 order among themselves): the layout's own indices, and so the keys and crop names the
@@ -118,9 +121,10 @@ def remainder_boxes(page: PageRef, regions: Sequence[Region], words: Sequence[Wo
     total = sum(w.chars for w in words)
     if total < MIN_UNCOVERED_CHARS:
         return []
-    pieces = uncovered_pieces(words, [r.box for r in regions])
-    uncovered = sum(w.chars for piece in pieces for w in piece)
     has_text = any(r.kind is RegionKind.TEXT for r in regions)
+    covering = [r.box for r in regions if has_text or r.kind is not RegionKind.FIGURE]
+    pieces = uncovered_pieces(words, covering)
+    uncovered = sum(w.chars for piece in pieces for w in piece)
     if uncovered < MIN_UNCOVERED_CHARS or (has_text and uncovered < UNCOVERED_SHARE * total):
         return []
     boxes = [_union(piece).clipped(page.width_pt, page.height_pt) for piece in pieces]

@@ -159,7 +159,7 @@ def test_layout_failures_name_their_document(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("fresh_models")
-def test_a_figure_only_page_keeps_the_text_outside_its_figure(tmp_path: Path) -> None:
+def test_a_figure_only_page_keeps_its_whole_text_layer(tmp_path: Path) -> None:
     pages = _pages(tmp_path, _born_digital)
     categorized = _categorized(tmp_path, pages, ("figure", FIGURE_BOX))
     added = [r for r in categorized.regions if r.key.index > 0]
@@ -167,13 +167,25 @@ def test_a_figure_only_page_keeps_the_text_outside_its_figure(tmp_path: Path) ->
     assert added and all((r.label, r.kind, r.score) == ("text", RegionKind.TEXT, 0.0) for r in added)
     assert [r.key.index for r in added] == list(range(1, len(added) + 1))
     assert [r.box.y0 for r in added] == sorted(r.box.y0 for r in added)  # reading order: top to bottom
-    assert not any(r.box.intersection(FIGURE_BOX) > 0 for r in added)
 
     manifest = extract_text({"part": categorized}, _engine())["part"]
     kept = " ".join(t.text for t in manifest.results)
     assert _words(PARAGRAPH) <= _words(kept) and _words(BOTTOM) <= _words(kept)
-    assert "axis" not in kept  # text inside the figure belongs to the figure
+    assert "axis label" in kept  # no text region on the page: the figure's text is the page's text
     assert {t.source for t in manifest.results} == {"text_layer"}
+
+
+@pytest.mark.usefixtures("fresh_models")
+def test_text_no_region_covers_is_kept_and_figure_labels_stay_with_the_figure(tmp_path: Path) -> None:
+    pages = _pages(tmp_path, _born_digital)
+    categorized = _categorized(tmp_path, pages, ("text", PARAGRAPH_BOX), ("figure", FIGURE_BOX))
+    added = [r for r in categorized.regions if r.key.index > 1]
+    assert [r.key.index for r in categorized.regions[:2]] == [0, 1]
+    assert added and not any(r.box.intersection(FIGURE_BOX) > 0 for r in added)
+    manifest = extract_text({"part": categorized}, _engine())["part"]
+    kept = " ".join(t.text for t in manifest.results)
+    assert _words(PARAGRAPH) <= _words(kept) and _words(BOTTOM) <= _words(kept)
+    assert "axis" not in kept
 
 
 def test_a_page_without_any_region_keeps_its_text_layer(tmp_path: Path) -> None:
