@@ -136,7 +136,7 @@ def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Alembic installs its `op` and `context` proxies as module globals while it runs, so two
 # threads of one process must not upgrade at once; other processes are held off by the
-# database lock in `_locked`.
+# database lock in `schema_lock`.
 _UPGRADE_LOCK = threading.Lock()
 # Any fixed 64-bit number: the key of the PostgreSQL advisory lock around schema upgrades.
 _PG_LOCK_KEY = 0x7064665F61737365  # "pdf_asse"
@@ -167,8 +167,13 @@ def current_revision(conn: Connection) -> str | None:
 
 
 @contextmanager
-def _locked(conn: Connection) -> Iterator[None]:
-    """Hold the database-wide schema lock for one transaction on `conn`, committed on success."""
+def schema_lock(conn: Connection) -> Iterator[None]:
+    """Hold the database-wide schema lock for one transaction on `conn`, committed on success.
+
+    Every run of the revisions goes through it (`init_db`, and `migrations/env.py` for
+    Alembic's own API): on SQLite it also switches foreign keys off for the transaction, so
+    a revision that rebuilds a table does not cascade the old table's DROP to its children.
+    """
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
         # Rebuilding a table (revision 0002) drops it; with foreign keys on, that DROP would
@@ -212,7 +217,7 @@ def init_db(engine: Engine) -> None:
         if current_revision(conn) == head_revision():
             return
         conn.rollback()  # end the read, so the lock is the transaction's first statement
-        with _locked(conn):
+        with schema_lock(conn):
             _upgrade(conn)
     logger.debug("schema ready on %s", mask(engine.url))
 

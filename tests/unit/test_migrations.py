@@ -30,6 +30,7 @@ from pdf_assets.storage.db import (
     init_db,
     make_engine,
     migrations_config,
+    schema_lock,
     session_scope,
 )
 from pdf_assets.storage.queries import row_counts
@@ -266,3 +267,31 @@ def test_check_database_names_an_unreachable_database_without_its_password(diale
     message = str(info.value)
     assert shown in message
     assert "s3cret-pw" not in message
+
+
+def test_the_quality_revision_downgrades_and_upgrades_again(engine: Engine) -> None:
+    init_db(engine)
+    with session_scope(engine) as session:
+        replace_partitions(session, make_bundle("a"))
+    with engine.connect() as conn:
+        config = migrations_config()
+        config.attributes["connection"] = conn
+        with schema_lock(conn):  # on SQLite: foreign keys off while tables are rebuilt
+            command.downgrade(config, "0001")
+        assert current_revision(conn) == "0001"
+        assert conn.execute(text("select count(*) from documents")).scalar() == 3
+    init_db(engine)
+    assert schema_drift(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from pages")).scalar() == len(make_bundle("a").pages)
+
+
+def test_alembics_own_api_upgrades_without_losing_rows(url: str, engine: Engine) -> None:
+    """Without a connection handed over, env.py connects itself and takes the same lock."""
+    build_0001(engine, with_version_table=True)
+    fill_0001(engine)
+    command.upgrade(migrations_config(url), "head")
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+        assert conn.execute(text("select count(*) from pages")).scalar() == 1
+        assert conn.execute(text("select count(*) from texts")).scalar() == 1

@@ -1,9 +1,11 @@
 """Alembic's environment: runs the revisions on the connection `db.init_db` hands over.
 
-`init_db` puts its open connection (already locked against concurrent upgrades and inside
-a transaction it commits itself) into `config.attributes["connection"]`. Without one, as
-from Alembic's own API or command line, the URL comes from the config's `sqlalchemy.url`
-or the project's default database, and the work is committed here.
+`init_db` puts its open connection (inside `db.schema_lock`, which it commits) into
+`config.attributes["connection"]`; a caller that passes its own connection must hold that
+lock too (on SQLite it turns foreign keys off, without which rebuilding a table cascades its
+DROP to the children). Without one, as from Alembic's own API or command line, the URL comes
+from the config's `sqlalchemy.url` or the project's default database, and the revisions run
+here under the same lock.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from pdf_assets.core.config import default_db_url
-from pdf_assets.storage.db import make_engine
+from pdf_assets.storage.db import make_engine, schema_lock
 from pdf_assets.storage.schema import Base
 
 
@@ -37,9 +39,8 @@ def main() -> None:
         return
     engine = make_engine(url)
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection, schema_lock(connection):
             _run(connection)
-            connection.commit()
     finally:
         engine.dispose()
 
