@@ -18,7 +18,7 @@ from pdf_assets.core.types import (
     RegionKind,
     kind_of_label,
 )
-from pdf_assets.stages.crops import crops_for_pages, page_name
+from pdf_assets.stages.crops import crops_for_pages, describe, needs_pixels, page_name
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.manifests import CategorizedRegions, LayoutManifest, PagesManifest
 from pdf_assets.stages.remainder import add_remainders
@@ -60,6 +60,35 @@ def detect_layouts(
     }
 
 
+def _regions_by_page(
+    layouts: Mapping[str, LayoutManifest], pages: Mapping[str, PagesManifest]
+) -> list[tuple[PageRef, list[Region]]]:
+    """Every page that has regions, with them, remainder regions included (`stages.remainder`)."""
+    every_page: list[tuple[PageRef, list[Region]]] = []
+    for key, layout in layouts.items():
+        by_page: dict[tuple[str, int], list[Region]] = defaultdict(list)
+        for region in layout.regions:
+            by_page[(region.key.doc_id, region.key.page_no)].append(region)
+        every_page += [(page, by_page.get(page.key, [])) for page in pages[key].pages]
+    completed = add_remainders(every_page)
+    return [(page, regions) for (page, _), regions in zip(every_page, completed, strict=True) if regions]
+
+
+def salvage(
+    page: PageRef, regions: Sequence[Region], failure: ItemFailure, store: Path
+) -> tuple[list[Crop], list[ItemFailure]]:
+    """What a page whose image could not be cut still gives: its text regions that read the
+    text layer need no pixels and are kept; every region that needed pixels is a failure of
+    its own (with its region, so storage marks that row)."""
+    kept = [describe(page, r, store) for r in regions if not needs_pixels(page, r)]
+    lost = [
+        ItemFailure(failure.stage, r.key.slug(), failure.error, page.partition, doc_id=page.doc_id, region=r.key)
+        for r in regions
+        if needs_pixels(page, r)
+    ]
+    return kept, lost
+
+
 def categorize(
     layouts: Mapping[str, LayoutManifest], pages: Mapping[str, PagesManifest], store: Path
 ) -> dict[str, CategorizedRegions]:
@@ -72,23 +101,16 @@ def categorize(
     the few it must OCR after all. Text-layer text no region covers gets text regions of its
     own first (`stages.remainder`), so a page the layout saw as one figure keeps its text.
     """
-    every_page: list[tuple[PageRef, list[Region]]] = []
-    for key, layout in layouts.items():
-        by_page: dict[tuple[str, int], list[Region]] = defaultdict(list)
-        for region in layout.regions:
-            by_page[(region.key.doc_id, region.key.page_no)].append(region)
-        every_page += [(page, by_page.get(page.key, [])) for page in pages[key].pages]
-    completed = add_remainders(every_page)
-    work = [(page, regions) for (page, _), regions in zip(every_page, completed, strict=True) if regions]
+    work = _regions_by_page(layouts, pages)
     all_regions: dict[str, list[Region]] = defaultdict(list)
     for page, regions in work:
         all_regions[page.partition] += regions
     buckets: dict[str, dict[RegionKind, list[Crop]]] = defaultdict(lambda: defaultdict(list))
     failures: dict[str, list[ItemFailure]] = defaultdict(list)
-    for (page, _), result in zip(work, crops_for_pages(work, store), strict=True):
+    for (page, regions), result in zip(work, crops_for_pages(work, store), strict=True):
         if isinstance(result, ItemFailure):
-            failures[page.partition].append(result)
-            continue
+            result, lost = salvage(page, regions, result, store)
+            failures[page.partition] += lost
         for crop in result:
             buckets[page.partition][crop.region.kind].append(crop)
     return {

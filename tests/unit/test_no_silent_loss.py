@@ -155,6 +155,19 @@ def test_layout_failures_name_their_document(tmp_path: Path) -> None:
     assert failure.doc_id == pages.pages[0].doc_id and failure.stage == "layout"
 
 
+@pytest.mark.usefixtures("fresh_models")
+def test_a_page_image_that_cannot_be_cut_keeps_its_text_layer_regions(tmp_path: Path) -> None:
+    pages = _pages(tmp_path, _born_digital)
+    Path(pages.pages[0].image_path).unlink()
+    categorized = _categorized(tmp_path, pages, ("text", PARAGRAPH_BOX), ("figure", FIGURE_BOX))
+    (failure,) = categorized.failures  # the figure needed pixels; the text region did not
+    figure = categorized.regions[1]
+    assert (failure.stage, failure.region, failure.doc_id) == ("categorize", figure.key, figure.key.doc_id)
+    assert not categorized.figures and categorized.text
+    manifest = extract_text({"part": categorized}, _engine())["part"]
+    assert _words(PARAGRAPH) <= _words(" ".join(t.text for t in manifest.results))
+
+
 # --- text no region covers gets regions of its own ---------------------------------------
 
 
