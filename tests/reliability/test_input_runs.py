@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance
+from sqlalchemy import text
 
 from pdf_assets.cli import main
 from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.pdf import ENV_PASSWORDS
 from pdf_assets.defs.resources import PdfAssetsResource
+from pdf_assets.storage.db import make_engine
 from tests.dagster.pipeline_helpers import db_counts, make_resource, run_job
 from tests.reliability.bad_pdfs import USER_PW, encrypted_pdf, text_pdf
 
@@ -139,3 +142,36 @@ def test_resource_refuses_keys_that_are_paths(tmp_path: Path, db_url: str) -> No
     for key in ("../outside", "/etc", "a/b"):
         with pytest.raises(ConfigError, match="invalid partition key"):
             resource.folder_path(key)
+
+
+def test_cli_passwords_file_opens_encrypted_pdfs_and_a_wrong_one_names_no_password(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv(ENV_PASSWORDS, "")  # restored after the test: the CLI sets it for its workers
+    folder = tmp_path / "locked"
+    encrypted_pdf(folder / "secret.pdf")
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("nope\nnot-it\n")
+    right = tmp_path / "right.txt"
+    right.write_text(f"nope\n{USER_PW}\n")
+
+    _cli(tmp_path, db_url, "--passwords-file", str(wrong), str(folder))
+    resource = _resource(tmp_path, db_url)
+    assert db_counts(resource)["documents"] == 1 and db_counts(resource)["pages"] == 0
+    [error] = _document_errors(resource)
+    assert error and "none of the 2 given passwords opens it" in error and "not-it" not in error
+
+    monkeypatch.setenv(ENV_PASSWORDS, "")
+    assert _cli(tmp_path, db_url, "--passwords-file", str(right), str(folder)) == 0
+    counts = db_counts(resource)
+    assert counts["documents"] == 1 and counts["pages"] == 2
+
+
+def _document_errors(resource: PdfAssetsResource) -> list[str | None]:
+    engine = make_engine(resource.database_url())
+    try:
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT error FROM documents"))]
+    finally:
+        engine.dispose()
