@@ -186,17 +186,20 @@ def test_table_of_contents_is_not_a_table(tmp_path: Path) -> None:
 
 
 def test_boxed_paragraph_is_not_a_table(tmp_path: Path) -> None:
+    # An infobox drawn as a 2 x 2 grid: a label column, and one cell holding a paragraph.
     doc = pymupdf.open()
     page = doc.new_page()
-    frame = pymupdf.Rect(72, 100, 400, 220)
-    page.draw_rect(frame, width=1)
-    page.draw_line((72, 120), (400, 120), width=1)
+    page.draw_rect(pymupdf.Rect(72, 100, 420, 240), width=1)
+    page.draw_line((72, 220), (420, 220), width=1)
+    page.draw_line((140, 100), (140, 240), width=1)
     page.insert_text((78, 114), "Note", fontsize=10)
     text = "Farmers in the northern valley planted barley early this spring and reported strong yields. " * 4
-    page.insert_textbox(pymupdf.Rect(78, 124, 394, 216), text, fontsize=10)
+    page.insert_textbox(pymupdf.Rect(146, 104, 416, 218), text, fontsize=10)
+    page.insert_text((78, 234), "Source", fontsize=10)
+    page.insert_text((146, 234), "Survey 2012", fontsize=10)
     pdf = _save(doc, tmp_path / "infobox.pdf")
-    with pytest.raises(NotATableError):
-        _run(pdf, Box(72, 100, 400, 220))
+    with pytest.raises(NotATableError, match="text box"):
+        _run(pdf, Box(72, 100, 420, 240))
 
 
 def test_region_without_grid_or_columns_raises_table_not_found(tmp_path: Path) -> None:
@@ -224,3 +227,55 @@ def test_page_with_too_much_vector_drawing_fails_fast(tmp_path: Path) -> None:
 def test_max_path_items_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="max_path_items"):
         load(ModelSpec(stage="tables", options=(("max_path_items", "0"),)), "cpu")
+
+
+def test_wrapped_cell_of_a_borderless_table_stays_one_cell(tmp_path: Path) -> None:
+    doc = pymupdf.open()
+    page = doc.new_page()
+    # Rows 20 pt apart; "Pradesh" wraps 11 pt below "Andhra"; "South" is a label-only row.
+    lines = [
+        (120, ("State", "Revenue", "Capital")),
+        (140, ("Kerala", "27,923,965", "929,503")),
+        (160, ("Andhra", "47,824,589", "1,275,000")),
+        (171, ("Pradesh", "", "")),
+        (191, ("Goa", "4,055,567", "330,053")),
+        (211, ("South", "", "")),
+        (231, ("Delhi", "28,084,780", "4,550,000")),
+    ]
+    for y, row in lines:
+        for c, text in enumerate(row):
+            if text:
+                page.insert_text((72 + 120 * c, y), text, fontsize=10)
+    pdf = _save(doc, tmp_path / "wrapped.pdf")
+    table = _run(pdf, Box(70, 105, 400, 240))
+    grid = _grid(table)
+    assert [row[0] for row in grid] == ["State", "Kerala", "Andhra Pradesh", "Goa", "South", "Delhi"]
+    assert grid[2] == ["Andhra Pradesh", "47,824,589", "1,275,000"]
+    (wrapped,) = [c for c in table.cells if (c.row, c.col) == (2, 0)]
+    assert wrapped.text == "Andhra\nPradesh"
+
+
+def test_scanned_boxed_paragraph_is_not_a_table(tmp_path: Path) -> None:
+    source = tmp_path / "infobox-source.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.draw_rect(pymupdf.Rect(72, 100, 420, 230), width=1.5)
+    text = "Farmers in the northern valley planted barley early this spring and reported strong yields. " * 4
+    page.insert_textbox(pymupdf.Rect(82, 110, 410, 224), text, fontsize=11)
+    _save(doc, source)
+    with pymupdf.open(source) as src:
+        pix = src[0].get_pixmap(matrix=pymupdf.Matrix(2, 2))
+    scan = pymupdf.open()
+    scan.new_page().insert_image(pymupdf.Rect(0, 0, 595, 842), pixmap=pix)
+    pdf = _save(scan, tmp_path / "infobox-scan.pdf")
+    model = load(ModelSpec(stage="tables"), "cpu")
+    region = Region(RegionKey("d" * 64, 0, 0), "p1", "table", kind_of_label("table"), Box(72, 100, 420, 230), 1.0)
+    with pytest.raises(NotATableError):
+        model.run([Crop(region, str(pdf), "unused.png", 2.0, 100, 100, False)])
+
+
+def test_ocr_cell_lines_broken_after_a_slash_join_without_a_break() -> None:
+    from pdf_assets.backends.embedded.tables import _join_lines
+
+    assert _join_lines(["Ballots", "Incomplete/", "Terminated"]) == "Ballots\nIncomplete/Terminated"
+    assert _join_lines([]) == ""

@@ -8,6 +8,9 @@ rows with the most common segment count: their segments' x-ranges, merged where 
 overlap, are the columns; every segment (headers included) goes to the column it
 overlaps most, the leftmost on a tie (camelot puts a spanning header's text in the
 first column it covers). Leading caption lines ("Table 5: ...") are not table rows.
+In the body, a line that fills only some columns and sits closer to the line above
+than body rows sit to each other continues that row's cells (a wrapped cell stays one
+cell, its lines joined by newlines) instead of becoming a row of its own.
 """
 
 from __future__ import annotations
@@ -132,6 +135,23 @@ def _header_rows(rows: Sequence[Sequence[Sequence[Char]]], n_cols: int) -> int:
     return first
 
 
+def _continuations(rows: Sequence[Sequence[Sequence[Char]]], n_cols: int, header_rows: int) -> set[int]:
+    """Body lines that continue the row above (a wrapped cell), not rows of their own.
+
+    A line is a continuation when it fills fewer columns than a full row and sits closer
+    below the previous line than full rows sit to each other (the median pitch between
+    adjacent full rows; without such pairs nothing is merged, so evenly spaced label-only
+    rows, such as section titles, stay rows).
+    """
+    full = [len(row) >= max(2, n_cols - 1) for row in rows]
+    base = [sorted(c.baseline for seg in row for c in seg)[0] for row in rows]
+    pitches = sorted(base[i + 1] - base[i] for i in range(header_rows, len(rows) - 1) if full[i] and full[i + 1])
+    if not pitches:
+        return set()
+    pitch = pitches[len(pitches) // 2]
+    return {r for r in range(header_rows + 1, len(rows)) if not full[r] and base[r] - base[r - 1] < 0.85 * pitch}
+
+
 def stream_grid(chars: Sequence[Char]) -> StreamGrid | None:
     """The grid implied by text alignment, or None with fewer than two rows or columns."""
     rows = [segments(line) for line in _lines(chars)]
@@ -144,21 +164,30 @@ def stream_grid(chars: Sequence[Char]) -> StreamGrid | None:
     cuts = [-float("inf"), *inner, float("inf")]
     edges = [min(b[0] for b in bands), *inner, max(b[1] for b in bands)]
     header_rows = _header_rows(rows, len(bands))
-    texts: dict[tuple[int, int], list[str]] = {}
-    tops, bottoms = [], []
+    merged = _continuations(rows, len(bands), header_rows)
+    texts: dict[tuple[int, int], dict[int, list[str]]] = {}  # (row, col) -> line -> pieces
+    tops: list[float] = []
+    bottoms: list[float] = []
     for r, row in enumerate(rows):
-        tops.append(min(c.y0 for seg in row for c in seg))
-        bottoms.append(max(c.y1 for seg in row for c in seg))
+        top, bottom = min(c.y0 for seg in row for c in seg), max(c.y1 for seg in row for c in seg)
+        if r in merged:
+            bottoms[-1] = max(bottoms[-1], bottom)
+        else:
+            tops.append(top)
+            bottoms.append(bottom)
+        out = len(tops) - 1
         pieces = row if r < header_rows else [p for seg in row for p in _split_dense(seg, cuts)]
         for seg in pieces:
-            texts.setdefault((r, _column_of(seg, cuts)), []).append(line_text(seg))
+            texts.setdefault((out, _column_of(seg, cuts)), {}).setdefault(r, []).append(line_text(seg))
     cells = [
         Cell(r, c, 1, 1, (edges[c], tops[r], edges[c + 1], bottoms[r]))
-        for r in range(len(rows))
+        for r in range(len(tops))
         for c in range(len(bands))
     ]
     return StreamGrid(
         cells=tuple(cells),
-        texts=tuple(" ".join(texts.get((cell.row, cell.col), [])) for cell in cells),
+        texts=tuple(
+            "\n".join(" ".join(parts) for parts in texts.get((cell.row, cell.col), {}).values()) for cell in cells
+        ),
         header_rows=header_rows,
     )
