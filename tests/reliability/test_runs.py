@@ -74,3 +74,16 @@ def test_a_run_refuses_a_partition_an_older_unfinished_run_holds(tmp_path: Path)
         instance.report_run_failed(holder)
         assert run_job(res, instance, ["alpha"]).success
     assert db_counts(res)["documents"] == 8
+
+
+def test_cli_ranges_never_exceed_the_partitions_per_run_limit() -> None:
+    from pdf_assets.runner import run_ranges
+
+    order = ["a", "b", "c", "d", "e", "f", "g"]
+    assert run_ranges(["a", "b", "c", "d", "e", "g"], order, limit=2) == [
+        ("a", "b"),
+        ("c", "d"),
+        ("e", "e"),
+        ("g", "g"),
+    ]
+    assert run_ranges(order, order, limit=50) == [("a", "g")]
