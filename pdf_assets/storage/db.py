@@ -143,6 +143,10 @@ _PG_LOCK_KEY = 0x7064665F61737365  # "pdf_asse"
 FIRST_REVISION = "0001"
 
 
+class SchemaVersionError(DatabaseUnavailableError):
+    """The database's schema revision is unknown here: a newer release wrote it."""
+
+
 def migrations_config(url: str | None = None) -> Config:
     """Alembic's configuration for the shipped revisions, without an alembic.ini."""
     config = Config()
@@ -153,12 +157,20 @@ def migrations_config(url: str | None = None) -> Config:
 
 
 @cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(migrations_config())
+
+
 def head_revision() -> str:
     """The newest revision of the shipped migrations."""
-    head = ScriptDirectory.from_config(migrations_config()).get_current_head()
+    head = _scripts().get_current_head()
     if head is None:
         raise RuntimeError(f"no Alembic revisions found in {MIGRATIONS}")
     return head
+
+
+def _known(revision: str) -> bool:
+    return any(script.revision == revision for script in _scripts().walk_revisions())
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -203,6 +215,11 @@ def _upgrade(conn: Connection) -> None:
     revision = current_revision(conn)
     if revision == head_revision():
         return  # another process upgraded it while this one waited for the lock
+    if revision is not None and not _known(revision):
+        raise SchemaVersionError(
+            f"the database {mask(conn.engine.url)} has schema revision {revision}, which this release does not "
+            f"know (its newest is {head_revision()}): it was written by a newer pdf-assets; upgrade this one"
+        )
     if revision is None and inspect(conn).has_table("documents"):
         # Tables without `alembic_version`: created by `create_all` before migrations
         # existed, which built exactly revision 0001.

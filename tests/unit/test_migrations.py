@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from pdf_assets.core.errors import DatabaseUnavailableError
 from pdf_assets.storage.db import (
     BUSY_TIMEOUT_ENV,
+    SchemaVersionError,
     check_database,
     current_revision,
     head_revision,
@@ -295,3 +296,11 @@ def test_alembics_own_api_upgrades_without_losing_rows(url: str, engine: Engine)
         assert current_revision(conn) == head_revision()
         assert conn.execute(text("select count(*) from pages")).scalar() == 1
         assert conn.execute(text("select count(*) from texts")).scalar() == 1
+
+
+def test_a_database_from_a_newer_release_is_refused_clearly(engine: Engine) -> None:
+    init_db(engine)
+    with engine.begin() as conn:
+        conn.execute(text("update alembic_version set version_num = '9999'"))
+    with pytest.raises(SchemaVersionError, match=r"9999.*newer pdf-assets"):
+        init_db(engine)
