@@ -116,12 +116,23 @@ def walk_docling(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
         stack.extend(ref["$ref"] for ref in reversed(item.get("children", [])))
 
 
+def inside_picture(item: dict[str, Any]) -> bool:
+    """Text docling found inside a picture (a diagram's labels, a screenshot's words): part of
+    the picture, left out of docling's Markdown and of the page's layout regions; a picture's
+    caption is its child too but is a text of the page."""
+    parent = (item.get("parent") or {}).get("$ref", "")
+    return str(parent).startswith("#/pictures/") and item.get("label") != "caption"
+
+
 def docling_page_texts(doc: dict[str, Any]) -> dict[int, list[str]]:
-    """Body text items per 0-based page in reading order. Furniture (page headers and
-    footers) is left out, as docling's Markdown does; table cell text is not a text item."""
+    """Body text items per 0-based page in reading order, as docling's Markdown has them:
+    furniture (page headers and footers) and text inside pictures left out; table cell text
+    is not a text item."""
     pages: dict[int, list[str]] = {}
     for item in walk_docling(doc):
         if not item["self_ref"].startswith("#/texts/") or item.get("content_layer") == "furniture":
+            continue
+        if inside_picture(item):
             continue
         prov = item.get("prov") or [{"page_no": 1}]
         pages.setdefault(int(prov[0]["page_no"]) - 1, []).append(item.get("text", ""))
@@ -151,11 +162,14 @@ def docling_tables(doc: dict[str, Any]) -> list[Table]:
 
 
 def docling_layout(doc: dict[str, Any]) -> LayoutTruth:
-    """Every text, table and picture box of a docling document, furniture included."""
+    """Every text, table and picture box of a docling document, furniture included, text
+    inside pictures not (the picture's box covers it)."""
     heights = {int(k) - 1: float(v["size"]["height"]) for k, v in doc.get("pages", {}).items()}
     boxes = []
     for collection in ("texts", "tables", "pictures"):
         for item in doc.get(collection, []):
+            if inside_picture(item):
+                continue
             kind = DOCLING_KIND.get(item["label"], "text")
             for prov in item.get("prov", []):
                 page = int(prov["page_no"]) - 1

@@ -60,10 +60,13 @@ class DocOutput:
     def tables(self) -> list[Table]:
         return [r.table for r in self.regions if r.table is not None]
 
-    def page_texts(self, skip_labels: frozenset[str] = frozenset()) -> list[str]:
-        """Each page's region texts joined in reading order (one list entry per page)."""
+    def page_texts(self, skip_labels: frozenset[str] = frozenset(), kinds: frozenset[str] | None = None) -> list[str]:
+        """Each page's region texts joined in reading order (one list entry per page), from
+        regions of `kinds` only when given (a table region may hold text kept instead of cells)."""
         pages: list[list[str]] = [[] for _ in self.pages]
         for r in self.regions:
+            if kinds is not None and r.kind not in kinds:
+                continue
             if r.text and r.label not in skip_labels and 0 <= r.page < len(pages):
                 pages[r.page].append(r.text)
         return ["\n".join(p) for p in pages]

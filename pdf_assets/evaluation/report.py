@@ -8,12 +8,15 @@ from typing import Any
 METHOD = """\
 How it is scored (all pages and boxes as the pipeline stored them in the database):
 
-- **Text**: docling's JSON truth, body text items in reading order, page headers and footers
-  (furniture) left out, against the stored texts of each page in region order, regions the
-  pipeline labels `page_header`/`page_footer` left out too. Both sides normalised (NFC, dash and
-  quote variants unified, whitespace collapsed). Edit similarity is 1 - Levenshtein / longer
-  length, pooled over pages; word F1 is over case-folded word multisets. olmOCR rules
-  (present / absent / order) run on each page's text with the same normalisation.
+- **Text**: docling's JSON truth, body text items in reading order, with page headers and
+  footers (furniture) and text inside pictures left out, as docling's Markdown has it. It is
+  compared with the stored texts of each page's text regions in region order, regions the
+  pipeline labels `page_header`/`page_footer` left out too. Table cells are text on neither
+  side: text a table region kept instead of cells (a table of contents) is not scored as text.
+  Both sides are normalised (NFC, dash and quote variants unified, whitespace collapsed). Edit
+  similarity is 1 - Levenshtein / longer length, pooled over pages; word F1 is over case-folded
+  word multisets. olmOCR rules (present / absent / order) run on each page's whole text (all
+  regions) with the same normalisation.
 - **Tables**: cell F1 over non-empty (row, col, text) anchor cells. A spanning cell's text sits in
   its top-left covered cell and the other covered cells are empty, which is how the CSV truths
   and the project's cells are both written, so no span knowledge is needed. Strict collapses
@@ -25,9 +28,12 @@ How it is scored (all pages and boxes as the pipeline stored them in the databas
 - **Layout**: boxes matched one-to-one by kind (text / table / figure) at IoU >= 0.5, per page.
   docling labels map to kinds as the project's labels do: `picture` is a figure, `table` and
   `document_index` are tables, every text label (headers, footers, captions, list items, code,
-  formulas) is text. ICDAR `-reg.xml` annotates tables only, so only tables are scored there.
+  formulas) is text. Text docling found inside a picture (a diagram's labels) is part of the
+  picture, not a layout box of its own. ICDAR `-reg.xml` annotates tables only, so only tables
+  are scored there.
 - **Charts**: (series, x, value) triples recovered within 1 % from any stored chart table of the
-  document; names match case- and whitespace-insensitively; both orientations are tried.
+  document; names match case- and whitespace-insensitively, a trailing "(...)" qualifier (a
+  metric or unit printed with an axis label) optional; both orientations are tried.
 - A document that is missing or stored with an error scores 0 everywhere it has truth.
 """
 

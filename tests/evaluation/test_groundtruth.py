@@ -130,3 +130,17 @@ def test_golden_form_is_rounded_relative_and_stable() -> None:
     assert data["regions"][0]["box"] == [1.0, 0.0, 10.1, 20.0]
     assert data["regions"][0]["table"] == {"n_rows": 1, "n_cols": 2, "grid": [["a", ""]], "spans": [[0, 0, 1, 2]]}
     assert golden_text(doc) == text
+
+
+def test_text_inside_a_picture_is_neither_page_text_nor_a_layout_box() -> None:
+    doc = json.loads(json.dumps(DOCLING))
+    doc["body"]["children"].append({"$ref": "#/pictures/0"})
+    doc["pictures"] = [
+        {"self_ref": "#/pictures/0", "label": "picture", "children": [{"$ref": "#/texts/3"}, {"$ref": "#/texts/4"}],
+         "prov": [{"page_no": 1, "bbox": {"l": 0, "t": 400, "r": 100, "b": 300, "coord_origin": "BOTTOMLEFT"}}]}
+    ]  # fmt: skip
+    for i, (label, text) in enumerate((("text", "axis label"), ("caption", "Figure 1")), start=3):
+        doc["texts"].append({"self_ref": f"#/texts/{i}", "parent": {"$ref": "#/pictures/0"}, "label": label,
+                             "content_layer": "body", "text": text, "prov": []})  # fmt: skip
+    assert gt.docling_page_texts(doc) == {0: ["first", "second", "Figure 1"]}
+    assert [b.kind for b in gt.docling_layout(doc).boxes].count("figure") == 1

@@ -67,3 +67,8 @@ def test_best_chart_of_a_document() -> None:
     good = {"header": ["x", "DeepSeek-V3"], "rows": [["MMLU-Pro", "75.9"]]}
     assert best_recovered(TRUTH, [{"header": [], "rows": []}, good]) == 1
     assert best_recovered(TRUTH, []) == 0
+
+
+def test_a_trailing_qualifier_is_optional_but_other_names_must_match() -> None:
+    chart = {"header": ["x", "DeepSeek-V3 "], "rows": [["MMLU-Pro (EM)", "75.9"], ["MATH", "90.2"]]}
+    assert recovered(TRUTH, chart) == 1  # "MATH" is not "MATH 500"
