@@ -13,7 +13,11 @@ model on its GPU; the batch runner drives it through the usual three phases:
 - `postprocess` waits for those outputs.
 
 Errors come back by kind, so the runner's out-of-memory halving and failure bisection work
-unchanged; a worker that dies is a systemic error.
+unchanged. A worker that dies, or does not answer within `timeout_s`, is a `WorkerLostError`
+(systemic) carrying the worker's last error: every later call fails at once instead of
+waiting out the timeout again for each half of a bisection. Tickets the runner drops
+(prefetched batches after an out-of-memory error) are released in the worker at once, so
+their preprocessed tensors do not hold device memory while the runner frees it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Generic, TypeVar, cast
 
-from pdf_assets.core.errors import DeviceOutOfMemoryError, SystemicError
+from pdf_assets.core.errors import DeviceOutOfMemoryError, SystemicError, WorkerLostError
 from pdf_assets.core.model import BatchModel
 from pdf_assets.core.types import Crop, PageRef
 
@@ -81,6 +85,8 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
         self._waiting: dict[int, Future[_Reply]] = {}
         self._tickets = itertools.count()
         self._items: dict[int, list[ItemT]] = {}
+        self._lost: str | None = None  # why the worker is gone, once it is
+        self._last_error = ""  # the last error the worker reported, for the lost message
         hello = self._conn.recv()
         if not hello.ok:
             self._process.join(5)
@@ -89,24 +95,50 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
         threading.Thread(target=self._receive, name=f"replica-{self.device}", daemon=True).start()
 
     def _receive(self) -> None:
-        """Route each reply to the caller waiting for its ticket."""
+        """Route each reply to the caller waiting for its ticket; on EOF the worker is lost."""
         while True:
             try:
                 ticket, reply = self._conn.recv()
             except (EOFError, OSError):
-                for waiting in list(self._waiting.values()):
-                    waiting.set_result(_Reply(False, ("systemic", "worker process exited")))
+                self._process.join(5)
+                self._mark_lost(f"worker process exited (exit code {self._process.exitcode})")
                 return
+            if not reply.ok:
+                self._last_error = str(cast("tuple[str, str]", reply.value)[1])
             future = self._waiting.pop(ticket, None)
             if future is not None:
                 future.set_result(reply)
+
+    def _mark_lost(self, why: str) -> None:
+        """Record why the worker is gone (first reason wins) and fail every waiting call."""
+        if self._lost is None:
+            last = f"; its last error: {self._last_error}" if self._last_error else ""
+            self._lost = f"model replica on {self.device}: {why}{last}"
+        for ticket in list(self._waiting):
+            waiting = self._waiting.pop(ticket, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(_Reply(False, ("lost", self._lost)))
+
+    def _check_alive(self) -> None:
+        if self._lost is not None:
+            raise WorkerLostError(self._lost)
 
     def _call(self, verb: str, payload: object = None) -> object:
         ticket = next(self._tickets)
         future: Future[_Reply] = Future()
         self._waiting[ticket] = future
+        self._check_alive()  # after registering: a loss from now on resolves `future`
         self._send((verb, ticket, payload))
-        return self._unwrap(future.result(timeout=self._timeout))
+        return self._unwrap(self._wait(future))
+
+    def _wait(self, future: Future[_Reply]) -> _Reply:
+        """The reply, or `WorkerLostError` once the worker is gone or hung (then killed)."""
+        try:
+            return future.result(timeout=self._timeout)
+        except TimeoutError:
+            self._mark_lost(f"no answer within {self._timeout:.0f} s (worker killed)")
+            self._process.kill()
+            raise WorkerLostError(str(self._lost)) from None
 
     def _unwrap(self, reply: _Reply) -> object:
         if reply.ok:
@@ -114,16 +146,20 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
         kind, message = cast("tuple[str, str]", reply.value)
         if kind == "oom":
             raise DeviceOutOfMemoryError(message)
+        if kind == "lost":
+            raise WorkerLostError(message)
         if kind == "systemic":
             raise SystemicError(f"{self.device}: {message}")
         raise WorkerItemError(message)
 
     def _send(self, message: tuple[str, int, object]) -> None:
+        self._check_alive()
         try:
             with self._send_lock:
                 self._conn.send(message)
         except OSError as exc:
-            raise SystemicError(f"model replica on {self.device} is gone: {exc}") from exc
+            self._mark_lost(f"cannot reach the worker: {exc}")
+            raise WorkerLostError(str(self._lost)) from exc
 
     def preprocess(self, items: Sequence[ItemT]) -> int:
         ticket = next(self._tickets)
@@ -144,8 +180,19 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
         return outputs
 
     def postprocess(self, raw: Future[_Reply], items: Sequence[ItemT]) -> list[OutT]:
-        outputs: list[OutT] = self._unwrap(raw.result(timeout=self._timeout))  # type: ignore[assignment]
+        outputs: list[OutT] = self._unwrap(self._wait(raw))  # type: ignore[assignment]
         return outputs
+
+    def discard(self, batch: int) -> None:
+        """The runner dropped this prefetched batch (after an out-of-memory error): release its
+        preprocessed data in the worker now, before the runner frees device memory."""
+        self._items.pop(batch, None)
+        if self._lost is None:
+            self._send(("drop", batch, None))
+
+    def pending_batches(self) -> int:
+        """Preprocessed batches the worker holds for tickets not yet run (diagnostics, tests)."""
+        return int(self._call("pending"))  # type: ignore[call-overload]
 
     def cost(self, item: ItemT) -> float:
         return item_cost(item)
@@ -195,6 +242,12 @@ class _Worker:
         self.timings = dict.fromkeys(_PHASES, 0.0)
         self._timing_lock = threading.Lock()  # pool and post threads add to `timings` too
         self._forwarded: float | None = None  # when the last forward finished
+
+    def drop(self, ticket: int) -> None:
+        """Forget a prefetched batch: cancelled if not started, else released when it ends."""
+        future = self.pending.pop(ticket, None)
+        if future is not None:
+            future.cancel()
 
     def prepare(self, ticket: int, items: list[object]) -> None:
         self.pending[ticket] = self.pool.submit(self._preprocess, items)
@@ -255,6 +308,7 @@ class _Worker:
             "peak": self.model.peak_memory_bytes,
             "total": getattr(self.model, "total_memory_bytes", lambda: 0),
             "timings": self.take_timings,
+            "pending": lambda: len(self.pending),
         }
         return _Reply(True, calls[verb]())
 
@@ -295,5 +349,8 @@ def _serve(conn: Connection, factory: Callable[[], AnyModel], cpu_threads: int |
             return
         if verb == "pre":
             worker.prepare(ticket, payload)
+            continue
+        if verb == "drop":
+            worker.drop(ticket)
             continue
         send(ticket, worker.run(*payload) if verb == "run" else worker.control(verb))

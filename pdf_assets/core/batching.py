@@ -29,9 +29,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, cast
 
 from pdf_assets.core.config import BatchPolicy
@@ -128,10 +129,14 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
             self._pipeline.append((idx, pool.submit(self.model.preprocess, chunk)))
 
     def _drop_pipeline(self) -> list[int]:
-        """Cancel prefetched batches (a running one finishes unused); return their items."""
+        """Cancel prefetched batches and return their items. A batch already preprocessed is
+        handed to the model's optional `discard(batch)`, so a model that keeps prepared
+        batches elsewhere (a worker process) releases them now, not when memory runs out."""
+        discard = getattr(self.model, "discard", None)
         pending: list[int] = []
         for idx, future in self._pipeline:
-            future.cancel()
+            if not future.cancel() and discard is not None:
+                future.add_done_callback(partial(_discard_result, discard))
             pending.extend(idx)
         self._pipeline.clear()
         return pending
@@ -226,13 +231,15 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
             logger.debug("%s on %s: batch size grows to %d", self.shared.stage, self.model.device, self.size)
 
     def _shrink(self, idx: list[int], exc: Exception) -> None:
-        """Out of memory: free, halve, and hand the batch (and the prefetched ones) back."""
-        self.model.free_memory()
+        """Out of memory: drop the prefetched batches, free, halve, and hand them all back."""
         half = len(idx) // 2
         if half < self.policy.min_batch_size:
             # Nothing smaller is allowed: the items cannot run on this device at all.
+            self.model.free_memory()
             self.shared.record([], {i: error_text(exc) for i in idx}, None)
             return
+        dropped = self._drop_pipeline()  # first: their prepared batches hold memory too
+        self.model.free_memory()
         self.oom_retries += 1
         if len(idx) == self._grown_to:
             # Growing into this size failed again: wait twice as long before the next try,
@@ -247,7 +254,7 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
             len(idx),
             self.size,
         )
-        self.shared.give_back(idx + self._drop_pipeline())
+        self.shared.give_back(idx + dropped)
 
     def _isolate_batch(self, idx: list[int], exc: Exception) -> None:
         """Bisect a failing batch; if every item failed alone with one identical error, the
@@ -288,6 +295,16 @@ class _Replica(Generic[ItemT, BatchT, RawT, OutT]):
             self._isolate(idx, exc, errors)
             return
         self._succeeded(idx, pairs, started)
+
+
+def _discard_result(discard: Callable[[object], None], future: Future[object]) -> None:
+    """Hand a dropped batch's prepared data to the model's `discard` (errors: nothing to free)."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    try:
+        discard(future.result())
+    except Exception:  # a failed release must not fail the stage; the worker caps what it keeps
+        logger.debug("discarding a dropped batch failed", exc_info=True)
 
 
 def run_batched(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from functools import partial
 
@@ -11,7 +13,7 @@ from pdf_assets.backends import fake
 from pdf_assets.backends.process_replica import ProcessReplica
 from pdf_assets.core.batching import run_batched
 from pdf_assets.core.config import BatchPolicy, ModelSpec
-from pdf_assets.core.errors import SystemicError
+from pdf_assets.core.errors import SystemicError, WorkerLostError
 
 ITEMS = [f"item-{i:03d}" for i in range(40)]
 
@@ -73,3 +75,63 @@ def test_a_replica_that_cannot_load_is_a_systemic_error() -> None:
     with pytest.raises(SystemicError, match="failed to load"):
         spec = ModelSpec(stage="ocr", backend="fake", options=(("systemic", "1"),))
         ProcessReplica(partial(fake.load, spec, "fake:0"))
+
+
+class HangsOn(fake.FakeModel[str, object]):
+    """Its forward never returns for a batch holding `item` (a hung CUDA kernel, a deadlock)."""
+
+    def __init__(self, item: str) -> None:
+        super().__init__("fake", "fake:hang")
+        self.item = item
+
+    def forward(self, batch: list[str]) -> list[str]:
+        if self.item in batch:
+            time.sleep(3600)
+        return super().forward(batch)
+
+
+class DiesOn(fake.FakeModel[str, object]):
+    """Its process dies on a batch holding `item` (a segfault); a poisoned item fails first."""
+
+    def __init__(self, item: str) -> None:
+        super().__init__("fake", "fake:die", fail_on="item-001")
+        self.item = item
+
+    def forward(self, batch: list[str]) -> list[str]:
+        if self.item in batch:
+            os._exit(3)
+        return super().forward(batch)
+
+
+def test_a_hung_worker_fails_the_stage_once_with_a_systemic_error() -> None:
+    replica: ProcessReplica[str, object] = ProcessReplica(partial(HangsOn, "item-020"), timeout_s=2)
+    try:
+        with pytest.raises(WorkerLostError, match="no answer within 2 s") as info:
+            run_batched("ocr", [replica], ITEMS, BatchPolicy(batch_size=8, sort_by_cost=False))
+        assert isinstance(info.value, SystemicError)
+        # Killed, and every later call fails at once instead of waiting out the timeout again.
+        replica._process.join(10)
+        assert not replica._process.is_alive()
+        with pytest.raises(WorkerLostError):
+            replica.peak_memory_bytes()
+    finally:
+        replica.close()
+
+
+def test_a_dead_worker_is_systemic_and_names_its_last_error() -> None:
+    replica: ProcessReplica[str, object] = ProcessReplica(partial(DiesOn, "item-020"))
+    try:
+        with pytest.raises(WorkerLostError, match="exit code 3") as info:
+            run_batched("ocr", [replica], ITEMS, BatchPolicy(batch_size=8, sort_by_cost=False))
+        assert "fake cannot handle item-001" in str(info.value)
+    finally:
+        replica.close()
+
+
+@pytest.mark.parametrize("replicas", [{"oom_above": 3}], indirect=True)
+def test_batches_dropped_after_out_of_memory_are_released_in_the_worker(
+    replicas: list[ProcessReplica[str, object]],
+) -> None:
+    run = run_batched("ocr", replicas, ITEMS, BatchPolicy(batch_size=8, prefetch=4, grow_after=1000))
+    assert run.outputs == _reference() and run.metrics.oom_retries > 0
+    assert [replica.pending_batches() for replica in replicas] == [0, 0]
