@@ -45,8 +45,10 @@ def write_by_partition(engine: Engine, bundle: RunBundle, *, now: datetime | Non
     """Every partition of `bundle` in its own transaction, then the run's rows; inserted rows per table."""
     now = now or datetime.now(timezone.utc)
     total: Counter[str] = Counter()
-    for key in bundle.partitions:
-        total.update(write_partition(engine, bundle, key, now=now))
+    for key, part in bundle.by_partition().items():
+        with session_scope(engine) as session:
+            total.update(replace_partitions(session, part, now=now))
+        logger.debug("run %s: partition %s written", bundle.run_id, key)
     total.update(write_run_rows(engine, bundle, now=now))
     logger.info("run %s: wrote %d partitions one by one: %s", bundle.run_id, len(bundle.partitions), dict(total))
     return dict(total)

@@ -279,3 +279,15 @@ def test_show_prints_document_and_region_status(engine: Engine, capsys: pytest.C
     by_partition = {line.split()[0]: line.split() for line in lines[2:4]}
     assert by_partition["a"][1:3] == ["0/2/1", "4"]
     assert "1/1" in by_partition["a"] and "0/0" in by_partition["b"]
+
+
+def test_splitting_a_bundle_in_one_pass_equals_taking_each_partition(engine: Engine) -> None:
+    bundle = merge(with_failures("a"), make_bundle("b"))
+    bundle = replace(bundle, failures=(*bundle.failures, ItemFailure("ocr", "batch-9", "worker lost")))
+    parts = bundle.by_partition()
+    assert list(parts) == ["a", "b"]
+    assert all(parts[key] == bundle.only(key) for key in parts)
+    placed = sum(len(p.failures) for p in parts.values()) + len(bundle.run_level().failures)
+    assert placed == len(bundle.failures)
+    with pytest.raises(ValueError, match="undeclared"):
+        replace(bundle, partitions={"a": bundle.partitions["a"]}).by_partition()
