@@ -56,7 +56,7 @@ def read_words(pages: list[PageRef]) -> list[list[Word]]:
             return [
                 [
                     Word(Box(x0, y0, x1, y1), sum(1 for ch in text if not ch.isspace()), block, line)
-                    for x0, y0, x1, y1, text, block, line, _ in doc[p.page_no].get_text("words", sort=True)
+                    for x0, y0, x1, y1, text, block, line, _ in doc[p.page_no].get_text("words")
                 ]
                 for p in pages
             ]
@@ -127,8 +127,23 @@ def remainder_boxes(page: PageRef, regions: Sequence[Region], words: Sequence[Wo
     uncovered = sum(w.chars for piece in pieces for w in piece)
     if uncovered < MIN_UNCOVERED_CHARS or (has_text and uncovered < UNCOVERED_SHARE * total):
         return []
-    boxes = [_union(piece).clipped(page.width_pt, page.height_pt) for piece in pieces]
+    boxes = merge_overlapping([_union(piece).clipped(page.width_pt, page.height_pt) for piece in pieces])
     return sorted((b for b in boxes if b.area > 0), key=lambda b: (round(b.y0), b.x0))
+
+
+def merge_overlapping(boxes: Sequence[Box]) -> list[Box]:
+    """Boxes that overlap become their union: the text stage reads a box's whole clip, so
+    two overlapping boxes (drop-shadowed or overprinted text) would read the same letters twice."""
+    merged: list[Box] = []
+    for box in boxes:
+        while True:
+            hit = next((i for i, other in enumerate(merged) if other.intersection(box) > 0), None)
+            if hit is None:
+                break
+            other = merged.pop(hit)
+            box = Box(min(box.x0, other.x0), min(box.y0, other.y0), max(box.x1, other.x1), max(box.y1, other.y1))
+        merged.append(box)
+    return merged
 
 
 def remainder_regions(page: PageRef, regions: Sequence[Region], words: Sequence[Word]) -> list[Region]:

@@ -18,6 +18,7 @@ from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.garbled import looks_garbled
 from pdf_assets.stages.layout import categorize, detect_layouts
 from pdf_assets.stages.manifests import CategorizedRegions, LayoutManifest, PagesManifest
+from pdf_assets.stages.remainder import merge_overlapping
 from pdf_assets.stages.render import render_partitions
 from pdf_assets.stages.tables import extract_tables
 from pdf_assets.stages.text import extract_text, usable_text
@@ -219,6 +220,12 @@ def test_a_scanned_page_gets_no_remainder(tmp_path: Path) -> None:
     pages = _pages(tmp_path, _scanned)
     categorized = _categorized(tmp_path, pages, ("figure", Box(0, 80, 595, 230)))
     assert [r.label for r in categorized.regions] == ["figure"]
+
+
+def test_overlapping_remainder_boxes_merge_so_no_letter_is_read_twice() -> None:
+    shadowed = [Box(10, 10, 50, 20), Box(11, 11, 51, 21), Box(40, 15, 90, 20)]
+    apart = Box(10, 40, 50, 50)
+    assert merge_overlapping([*shadowed, apart]) == [Box(10, 10, 90, 21), apart]
 
 
 # --- garbled text layers ------------------------------------------------------------------
