@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
@@ -11,6 +12,14 @@ from pdf_assets.defs.automation import RANGE_END, RANGE_START
 from pdf_assets.defs.definitions import build_definitions
 from tests.dagster.pipeline_helpers import db_counts, run_job
 from tests.reliability.run_helpers import resource, sample_inbox, step_events
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database test runs on SQLite and on the PostgreSQL server at 127.0.0.1."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
 
 
 def _value(tmp: Path, asset: str, run_id: str, key: str) -> Path:
@@ -31,10 +40,10 @@ def test_two_runs_of_one_partition_keep_their_own_values(tmp_path: Path) -> None
     assert not (tmp_path / "data" / "values" / "pages" / "alpha.pkl").exists()
 
 
-def test_a_subset_run_loads_upstream_values_of_the_run_that_materialized_them(tmp_path: Path) -> None:
+def test_a_subset_run_loads_upstream_values_of_the_run_that_materialized_them(tmp_path: Path, db_url: str) -> None:
     """Re-running only `db_rows` reads the upstream values of the latest materializing run."""
     inbox = sample_inbox(tmp_path, "alpha")
-    res = resource(tmp_path, inbox)
+    res = resource(tmp_path, inbox, db_url=db_url)
     with DagsterInstance.ephemeral() as instance:
         assert run_job(res, instance, ["alpha"]).success
         full = db_counts(res)
@@ -52,9 +61,9 @@ def test_a_subset_run_loads_upstream_values_of_the_run_that_materialized_them(tm
     assert again == full
 
 
-def test_a_run_refuses_a_partition_an_older_unfinished_run_holds(tmp_path: Path) -> None:
+def test_a_run_refuses_a_partition_an_older_unfinished_run_holds(tmp_path: Path, db_url: str) -> None:
     inbox = sample_inbox(tmp_path, "alpha", "beta")
-    res = resource(tmp_path, inbox)
+    res = resource(tmp_path, inbox, db_url=db_url)
     with DagsterInstance.ephemeral() as instance:
         holder = create_run_for_test(
             instance,
@@ -87,3 +96,29 @@ def test_cli_ranges_never_exceed_the_partitions_per_run_limit() -> None:
         ("g", "g"),
     ]
     assert run_ranges(order, order, limit=50) == [("a", "g")]
+
+
+def test_db_rows_writes_each_partition_in_its_own_transaction(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three folders, three writes of one partition each; the run's metrics are stored once."""
+    import pdf_assets.defs.assets as assets_module
+
+    written: list[list[str]] = []
+    real = assets_module.replace_partitions
+
+    def recording(session: object, bundle: object, **kwargs: object) -> dict[str, int]:
+        written.append(sorted(bundle.partitions))  # type: ignore[attr-defined]
+        return real(session, bundle, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(assets_module, "replace_partitions", recording)
+    res = resource(tmp_path, sample_inbox(tmp_path, "alpha", "beta", "gamma"), db_url=db_url)
+    with DagsterInstance.ephemeral() as instance:
+        result = run_job(res, instance, ["alpha", "beta", "gamma"])
+        assert result.success
+    assert written == [["alpha"], ["beta"], ["gamma"]]
+    counts = db_counts(res)
+    assert counts["documents"] == 12 and counts["partitions"] == 3
+    stages = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert "db_rows" in stages
+    assert counts["stage_metrics"] == 5  # pages, layout, ocr, tables, figures: once per run

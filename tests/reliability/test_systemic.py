@@ -26,13 +26,22 @@ STEP_START = DagsterEventType.STEP_START
 RETRY = DagsterEventType.STEP_UP_FOR_RETRY
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database test runs on SQLite and on the PostgreSQL server at 127.0.0.1."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+
 def _started(result: object) -> set[str]:
     return {e.step_key for e in result.all_events if e.event_type == STEP_START}  # type: ignore[attr-defined]
 
 
-def test_every_table_and_figure_failing_blocks_the_database_write(tmp_path: Path) -> None:
+def test_every_table_and_figure_failing_blocks_the_database_write(tmp_path: Path, db_url: str) -> None:
     """Fakes that fail every table and figure: the blocking checks fail, nothing is written."""
-    res = resource(tmp_path, sample_inbox(tmp_path, "alpha"), tables=failing_fake("-r"), figures=failing_fake("-r"))
+    inbox = sample_inbox(tmp_path, "alpha")
+    res = resource(tmp_path, inbox, db_url=db_url, tables=failing_fake("-r"), figures=failing_fake("-r"))
     with DagsterInstance.ephemeral() as instance:
         result = run_job(res, instance, ["alpha"])
         assert not result.success
@@ -81,7 +90,7 @@ def _one_table_slug(res: object) -> str:
 
 
 def test_a_contract_violation_fails_the_stage_at_once_without_retries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:
     original = FakeLayout.postprocess
 
@@ -89,7 +98,7 @@ def test_a_contract_violation_fails_the_stage_at_once_without_retries(
         return list(original(self, raw, items))[:-1]
 
     monkeypatch.setattr(FakeLayout, "postprocess", one_output_short)
-    res = resource(tmp_path, sample_inbox(tmp_path, "alpha"))
+    res = resource(tmp_path, sample_inbox(tmp_path, "alpha"), db_url=db_url)
     with DagsterInstance.ephemeral() as instance:
         result = run_job(res, instance, ["alpha"])
     assert not result.success
@@ -141,7 +150,7 @@ def test_an_interrupt_stops_the_step_instead_of_retrying_it(tmp_path: Path, monk
     assert len(step_events(result, "layouts", STEP_FAILURE)) == 1
 
 
-def test_a_transient_database_error_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_database_error_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
     """A dropped connection during the write is the one kind of error a retry can fix."""
     real = assets_module.write_partitions
     calls: list[int] = []
@@ -154,7 +163,7 @@ def test_a_transient_database_error_is_retried(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(guards, "TRANSIENT_WAIT_S", 0.0)
     monkeypatch.setattr(assets_module, "write_partitions", flaky)
-    res = resource(tmp_path, sample_inbox(tmp_path, "alpha"))
+    res = resource(tmp_path, sample_inbox(tmp_path, "alpha"), db_url=db_url)
     with DagsterInstance.ephemeral() as instance:
         result = run_job(res, instance, ["alpha"])
     assert result.success
