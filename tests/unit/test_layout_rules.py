@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from pdf_assets.backends.embedded.layout import refine_figures
-from pdf_assets.backends.embedded.layout_rules import absorb_figure_text, add_missing_images, merge_strips
+from pdf_assets.backends.embedded.layout_rules import (
+    absorb_figure_text,
+    add_missing_images,
+    is_bullet,
+    merge_strips,
+    split_list_items,
+)
 from pdf_assets.backends.labels import canonical_label
 from pdf_assets.core.types import Box, DetectedRegion
 
@@ -96,3 +102,33 @@ def test_corpus_figures_come_whole_with_their_labels(corpus: Path) -> None:
     assert len(strips) == 1 and strips[0].box.iou(Box(136.0, 375.1, 547.2, 689.5)) > 0.9
     found = [r for r in regions("redp5110_sampled.pdf", 13) if r.label == "figure"]
     assert any(r.box.iou(Box(63.1, 427.4, 531.1, 646.5)) > 0.9 for r in found)
+
+
+def test_a_list_region_holding_several_items_is_split_per_item() -> None:
+    lines = [
+        (Box(280, 469, 402, 477), "r\x01 "),  # first spans: a symbol-font bullet
+        (Box(280, 479, 425, 487), "r\x01 "),
+        (Box(290, 489, 392, 497), "and skills transfer"),  # a wrapped line of the second item
+        (Box(280, 500, 340, 507), "\u2022"),  # a bullet glyph as its own line...
+        (Box(292, 500, 400, 507), "Web Query"),  # ...beside its text
+    ]
+    regions = [_r("text", 280, 400, 500, 460), _r("list_item", 280, 469, 504, 508)]
+    out = split_list_items(regions, lambda box: lines if box.y0 == 469 else [])
+    assert [r.label for r in out] == ["text", "list_item", "list_item", "list_item"]
+    assert [(r.box.y0, r.box.y1) for r in out[1:]] == [(469, 477), (479, 497), (500, 507)]
+
+
+def test_one_item_or_plain_text_stays_whole() -> None:
+    one = [(Box(137, 136, 142, 145), "\x02"), (Box(151, 135, 521, 145), "First"), (Box(151, 148, 547, 157), "second")]
+    regions = [_r("list_item", 136, 135, 548, 158)]
+    assert split_list_items(regions, lambda box: one) == regions
+    assert [is_bullet(t) for t in ("2.", "b)", "-", "\u2013", "r\x01", "X", "In", "2024")] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]

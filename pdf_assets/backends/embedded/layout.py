@@ -21,7 +21,12 @@ import cv2
 import numpy as np
 import pymupdf
 
-from pdf_assets.backends.embedded.layout_rules import absorb_figure_text, add_missing_images, merge_strips
+from pdf_assets.backends.embedded.layout_rules import (
+    absorb_figure_text,
+    add_missing_images,
+    merge_strips,
+    split_list_items,
+)
 from pdf_assets.backends.embedded.ocr import Image, detect, read_image
 from pdf_assets.backends.labels import canonical_label
 from pdf_assets.core.errors import DocumentError, ModelLoadError
@@ -306,10 +311,21 @@ def refine_figures(regions: list[DetectedRegion], page: pymupdf.Page) -> list[De
     bounds = Box(*page.rect)
     images = [Box(*info["bbox"]) for info in page.get_image_info()]
     out = merge_strips(add_missing_images(merge_strips(regions), images, bounds))
+    out = split_list_items(out, lambda box: _lines(page, box))
     if not any(r.label == "figure" for r in out):
         return out
     drawings = [Box(*d["rect"]) for d in page.get_drawings()]
     return absorb_figure_text(out, drawings, bounds, lambda box: page.get_textbox(pymupdf.Rect(*box.as_tuple())))
+
+
+def _lines(page: pymupdf.Page, box: Box) -> list[tuple[Box, str]]:
+    """The text lines inside `box`: each line's box and its first span's text (a list marker)."""
+    found = page.get_text("dict", clip=pymupdf.Rect(*box.as_tuple()))["blocks"]
+    return [
+        (Box(*line["bbox"]), line["spans"][0]["text"] if line["spans"] else "")
+        for block in found
+        for line in block.get("lines", [])
+    ]
 
 
 def _center_in(box: PxBox, outer: PxBox) -> bool:

@@ -1,4 +1,4 @@
-"""Figure regions after the PyMuPDF layout model: whole pictures, with their labels inside.
+"""Regions after the PyMuPDF layout model: whole pictures with their labels inside, one list item each.
 
 The model's figure boxes go wrong in three ways on born-digital pages, each fixed by a rule
 that needs only the page's boxes (plain numbers here, read from the page by `layout.py`):
@@ -16,6 +16,10 @@ that needs only the page's boxes (plain numbers here, read from the page by `lay
   rows of several short text regions side by side just beside it are the figure's: the box
   grows over them and they are dropped. A text starting like a caption ("Figure 3") is
   never absorbed.
+
+And one rule for lists: a list_item region that holds several items (lines starting with a list
+marker: a bullet glyph or an enumerator) is split into one region per item, as each item is
+one element of the document.
 
 Reading order is the model's: a merged or grown figure keeps the place of its first part, and
 an added figure goes before the first region below it that it overlaps horizontally.
@@ -222,3 +226,51 @@ def _absorb_into(
         regions = [r for j, r in enumerate(regions) if j not in drop]
     regions[i] = DetectedRegion("figure", box, figure.score)
     return regions, i
+
+
+_ENUMERATOR = re.compile(r"^(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]$")
+_CLIP = (max, max, min, min)  # a box kept inside another, coordinate by coordinate
+Line = tuple[Box, str]  # a text line's box and its first span's text
+LinesOf = Callable[[Box], list[Line]]
+
+
+def is_bullet(token: str) -> bool:
+    """A list marker: a short symbol (a bullet glyph, often in a symbol font whose codes read as
+    control characters or a stray letter with one) or an enumerator such as "2." or "b)"."""
+    token = token.strip()
+    if not token or len(token) > 4:
+        return False
+    if _ENUMERATOR.match(token):
+        return True
+    odd = any(not ch.isprintable() for ch in token)
+    return len(token) <= 2 and (odd or not any(ch.isalnum() for ch in token))
+
+
+def split_list_items(regions: Sequence[DetectedRegion], lines_of: LinesOf) -> list[DetectedRegion]:
+    """A list_item region holding several items (lines that start with a list marker) becomes
+    one region per item, in place."""
+    out: list[DetectedRegion] = []
+    for region in regions:
+        items = _items(region, lines_of(region.box)) if region.label == "list_item" else []
+        out += items if len(items) >= 2 else [region]
+    return out
+
+
+def _items(region: DetectedRegion, lines: Sequence[Line]) -> list[DetectedRegion]:
+    starts = sorted(box.y0 for box, text in lines if is_bullet(text))
+    if len(starts) < 2:
+        return []
+    groups: list[list[Box]] = [[] for _ in starts]
+    for box, _ in lines:
+        cy = (box.y0 + box.y1) / 2
+        at = max((i for i, y in enumerate(starts) if y <= cy), default=0)
+        groups[at].append(box)
+    out = []
+    for group in groups:
+        if group:
+            box = group[0]
+            for other in group[1:]:
+                box = _union(box, other)
+            clipped = Box(*(f(a, b) for f, a, b in zip(_CLIP, box.as_tuple(), region.box.as_tuple(), strict=True)))
+            out.append(DetectedRegion("list_item", clipped, region.score))
+    return out
