@@ -11,7 +11,6 @@ What is retried, what fails at once and what blocks downstream assets: see `guar
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from dagster import (
@@ -57,8 +56,8 @@ from pdf_assets.stages.pipeline import PipelineOutputs, all_failures, build_bund
 from pdf_assets.stages.render import render_partitions
 from pdf_assets.stages.tables import extract_tables
 from pdf_assets.stages.text import extract_text
-from pdf_assets.storage.db import init_db, make_engine, session_scope
-from pdf_assets.storage.repository import replace_partitions
+from pdf_assets.storage.db import init_db, make_engine
+from pdf_assets.storage.writes import write_by_partition
 
 GROUP = "pdf"
 #: Folders per backfill run: enough for full batches on every model, few enough that one
@@ -242,38 +241,17 @@ def db_rows(
 
 
 def write_partitions(url: str, outputs: PipelineOutputs, run_id: str) -> tuple[dict[str, int], int]:
-    """Replace each partition's rows in its own transaction: a backfill of many folders neither
-    holds one huge transaction nor builds one bundle of everything. Stage metrics (one set per
-    run) go with the last partition, so they are recorded once the whole run is written.
-    Returns the inserted rows per table and the number of failures written."""
+    """Replace each partition's rows in its own transaction, then the run's own rows (stage
+    metrics, failures of no partition): a backfill of many folders never holds one huge
+    transaction. Returns the inserted rows per table and the number of failures written."""
+    bundle = build_bundle(outputs, run_id)
     engine = make_engine(url)
-    totals: dict[str, int] = {}
-    failures = 0
-    keys = sorted(outputs.pages)
     try:
         init_db(engine)
-        for n, key in enumerate(keys):
-            bundle = build_bundle(_one_partition(outputs, key), run_id)
-            if n < len(keys) - 1:
-                bundle = replace(bundle, metrics=())
-            with session_scope(engine) as session:
-                for table, count in replace_partitions(session, bundle).items():
-                    totals[table] = totals.get(table, 0) + count
-            failures += len(bundle.failures)
+        inserted = write_by_partition(engine, bundle)
     finally:
         engine.dispose()
-    return totals, failures
-
-
-def _one_partition(outputs: PipelineOutputs, key: str) -> PipelineOutputs:
-    return PipelineOutputs(
-        {key: outputs.pages[key]},
-        {key: outputs.layouts[key]},
-        {key: outputs.categorized[key]},
-        {key: outputs.texts[key]},
-        {key: outputs.tables[key]},
-        {key: outputs.figures[key]},
-    )
+    return inserted, len(bundle.failures)
 
 
 def _by_source(manifest: TextManifest) -> dict[str, int]:

@@ -32,14 +32,13 @@ from dagster import (
     RunsFilter,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from pdf_assets.core.errors import ConfigError, DatabaseUnavailableError, SystemicError
+from pdf_assets.core.errors import ConfigError, SystemicError
 from pdf_assets.core.types import ItemFailure
 from pdf_assets.defs.automation import RANGE_END, RANGE_START
 from pdf_assets.defs.partitions import PARTITIONS_NAME
-from pdf_assets.storage.db import make_engine
+from pdf_assets.storage.db import check_database as storage_check_database
+from pdf_assets.storage.db import mask
 
 #: Errors that may pass on their own; a step raising one is retried.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -70,40 +69,15 @@ def stage_guard() -> Iterator[None]:
 
 def masked_url(url: str) -> str:
     """The database URL as it may appear in logs and errors: the password replaced by ***."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sa_exc.ArgumentError:
-        return "<unparseable database URL>"
+    return mask(url)
 
 
 def check_database(url: str) -> None:
-    """Connect and run `SELECT 1`; raise `DatabaseUnavailableError` naming the database.
-
-    Called before any model work (the first step of a run, and the CLI before it launches)
-    so an unreachable database costs seconds, not a whole run of model inference.
-    """
-    try:
-        engine = make_engine(url)
-    except Exception as exc:  # any failure to build the engine is the same problem
-        raise DatabaseUnavailableError(f"database {masked_url(url)} is unusable: {_first_line(exc, url)}") from exc
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # reported with the database it concerns
-        raise DatabaseUnavailableError(f"database {masked_url(url)} is unreachable: {_first_line(exc, url)}") from exc
-    finally:
-        engine.dispose()
-
-
-def _first_line(exc: BaseException, url: str) -> str:
-    """The error's first line, without the password should a driver echo the URL."""
-    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    line = f"{type(exc).__name__}: {message[0] if message else ''}"
-    try:
-        password = make_url(url).password
-    except sa_exc.ArgumentError:
-        password = None
-    return line.replace(str(password), "***") if password else line
+    """Connect and bring the schema up to date, or raise `DatabaseUnavailableError` naming the
+    database (password masked). Called before any model work (the first step of a run, every
+    model stage, and the CLI before it launches): an unreachable database costs seconds, not a
+    whole run of model inference."""
+    storage_check_database(url)
 
 
 def share_check_spec(asset: str, name: str, description: str) -> list[AssetCheckSpec]:

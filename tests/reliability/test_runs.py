@@ -102,21 +102,22 @@ def test_db_rows_writes_each_partition_in_its_own_transaction(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three folders, three writes of one partition each; the run's metrics are stored once."""
-    import pdf_assets.defs.assets as assets_module
+    import pdf_assets.storage.writes as writes_module
 
     written: list[list[str]] = []
-    real = assets_module.replace_partitions
+    real = writes_module.replace_partitions
 
     def recording(session: object, bundle: object, **kwargs: object) -> dict[str, int]:
         written.append(sorted(bundle.partitions))  # type: ignore[attr-defined]
         return real(session, bundle, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(assets_module, "replace_partitions", recording)
+    monkeypatch.setattr(writes_module, "replace_partitions", recording)
     res = resource(tmp_path, sample_inbox(tmp_path, "alpha", "beta", "gamma"), db_url=db_url)
     with DagsterInstance.ephemeral() as instance:
         result = run_job(res, instance, ["alpha", "beta", "gamma"])
         assert result.success
-    assert written == [["alpha"], ["beta"], ["gamma"]]
+    # One transaction per partition, then one for the run's own rows (metrics: no partition).
+    assert sorted(written[:-1]) == [["alpha"], ["beta"], ["gamma"]] and written[-1] == []
     counts = db_counts(res)
     assert counts["documents"] == 12 and counts["partitions"] == 3
     stages = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
