@@ -350,11 +350,19 @@ def _run_replicas(stage: str, replicas: Sequence[_Replica[ItemT, BatchT, RawT, O
     if len(replicas) == 1:
         replicas[0].run()
         return
-    with ThreadPoolExecutor(len(replicas), thread_name_prefix=f"{stage}-replica") as pool:
+    pool = ThreadPoolExecutor(len(replicas), thread_name_prefix=f"{stage}-replica")
+    try:
         futures = [pool.submit(r.run) for r in replicas]
         wait(futures, return_when=FIRST_EXCEPTION)
         # A failing replica has set the stop flag; the others drain what they hold and exit.
         wait(futures)
+    except BaseException:
+        # An interrupt in this thread (a cancelled run): without the stop flag the replica
+        # threads would run the whole stage to its end before the run could stop.
+        replicas[0].shared.halt()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     for future in futures:
         exc = future.exception()
         if exc is not None:

@@ -2,6 +2,9 @@
 
 - Only errors that a retry can fix are retried: a dropped database connection or a network
   timeout (`TRANSIENT_ERRORS`), twice, 5 s apart. Everything else fails the step at once.
+  Out-of-memory errors are not retried here: the batch runner already halves the batch down
+  to `min_batch_size` and records what still does not fit as item failures; a rerun of the
+  step on the same device would meet the same limit.
   The assets carry no `RetryPolicy` on purpose: Dagster turns an interrupt (Terminate in
   the UI, SIGTERM to the run worker) into a retry of the step when a policy is set, and a
   run being cancelled then runs its stage again instead of stopping.

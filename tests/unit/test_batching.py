@@ -6,7 +6,9 @@ items) and checks what the runner did through the fake's records, never through 
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
@@ -247,6 +249,23 @@ def test_different_errors_on_every_item_stay_item_level() -> None:
     run = run_batched("s", [FakeModel(fail_on="bad")], items, BatchPolicy(batch_size=8))
     assert set(run.failures) == set(range(8))
     assert len(set(run.failures.values())) == 8
+
+
+class InterruptsMain(FakeModel[int, str]):
+    """Raises an interrupt in the main thread (as a cancelled run's signal does) on its 3rd forward."""
+
+    def forward(self, batch: list[int]) -> list[int]:
+        if len(self.forward_batches) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().forward(batch)
+
+
+def test_an_interrupt_stops_every_replica_instead_of_finishing_the_stage() -> None:
+    models = [InterruptsMain(device="fake:0", sleep_ms=20), FakeModel(device="fake:1", sleep_ms=20)]
+    with pytest.raises(KeyboardInterrupt):
+        run_batched("s", models, list(range(400)), BatchPolicy(batch_size=4, prefetch=1))
+    # 100 batches in all; the replicas stop after what they hold, far from the end.
+    assert sum(len(m.forward_batches) for m in models) < 30
 
 
 class MeetingReplica(FakeModel[int, str]):
