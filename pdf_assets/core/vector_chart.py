@@ -16,11 +16,13 @@ How a chart is read:
   0 is off the scale); the other edge gives the value. Bars that touch (or nearly) form a
   group (an x category); within a group, each bar's style (fill, stroke, dashes) is a series.
   A printed value label just beyond a bar's end replaces the measured value when they agree.
-* Lines: polylines with no fill spanning part of the plot; each is sampled at the x tick
-  positions (numeric x tick labels, else the category labels under the plot).
+* Lines (when there are no bars): polylines spanning a quarter of the plot; each is sampled at
+  the x labels of the first line under the plot (a label's centre, moved to a data vertex
+  within a quarter of the label spacing), linearly between vertices.
 * Category names: the words under the plot, in lines that sit within one group each.
 * Legend: a small swatch in a series' style with words on its right; the legend order
-  (rows, then left to right) is the order of the series columns.
+  (rows, then left to right) is the order of the series columns. The text side lives in
+  `core.chart_marks`.
 
 The result has `header` = ("category", series...) and one row per x category, left to right:
 the orientation of DePlot's tables, and `raw_text` is the same table linearised like DePlot's
@@ -36,6 +38,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from pdf_assets.core.chart_marks import Mark, Word, category_names, label_lines, legend, parse_number, phrases, spans
 from pdf_assets.core.types import Box, ChartData
 
 MIN_TICKS = 3
@@ -44,49 +47,6 @@ ALIGN_PT = 3.0  # tick labels of one axis line up this closely
 EDGE_PT = 1.5  # a bar's edge this close to the baseline stands on it
 MAX_BAR_SHARE = 0.5  # a rectangle wider than this share of the plot is a background or frame
 LABEL_AGREEMENT = 0.03  # of the axis range: a printed value this close to the bar's is the bar's
-MAX_SWATCH_PT = 60.0
-
-_NUMBER = re.compile(r"^[(\[]?([-+\u2212]?[$\u20ac\u00a3]?\d+(?:[.,]\d+)*)[%)\]]?$")
-
-
-@dataclass(frozen=True)
-class Word:
-    """One word of the text layer: its box in points and its text."""
-
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    text: str
-
-    @property
-    def cx(self) -> float:
-        return (self.x0 + self.x1) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.y0 + self.y1) / 2
-
-    @property
-    def height(self) -> float:
-        return self.y1 - self.y0
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One drawn shape: a rectangle (`points` = its two corners) or a polyline (its vertices).
-
-    `style` names how it is painted (fill, stroke, dashes): bars and their legend swatch share it.
-    """
-
-    kind: str  # "rect" | "line"
-    points: tuple[tuple[float, float], ...]
-    style: str
-
-    @property
-    def box(self) -> Box:
-        xs, ys = [p[0] for p in self.points], [p[1] for p in self.points]
-        return Box(min(xs), min(ys), max(xs), max(ys))
 
 
 @dataclass(frozen=True)
@@ -130,20 +90,6 @@ class _Bar:
     style: str
     value: float
     end: float  # the y of the bar's value end
-
-
-def parse_number(text: str) -> float | None:
-    """A tick or value label as a number ("1,200" -> 1200, "12%" -> 12, "\u22125" -> -5)."""
-    match = _NUMBER.match(text.strip())
-    if not match:
-        return None
-    body = match.group(1).replace("\u2212", "-").lstrip("$\u20ac\u00a3").replace("$", "")
-    if "," in body and "." not in body and re.fullmatch(r"-?\d{1,3}(,\d{3})+", body) is None:
-        body = body.replace(",", ".")  # a decimal comma
-    try:
-        return float(body.replace(",", ""))
-    except ValueError:
-        return None
 
 
 def _decimals(text: str) -> int:
@@ -258,91 +204,6 @@ def group_bars(bars: Sequence[_Bar]) -> list[list[_Bar]]:
     return groups
 
 
-def _lines_of(words: Sequence[Word]) -> list[list[Word]]:
-    """Words grouped into text lines (shared vertical centre), top to bottom, each left to right."""
-    lines: list[list[Word]] = []
-    for word in sorted(words, key=lambda w: (w.cy, w.x0)):
-        if lines and abs(lines[-1][0].cy - word.cy) <= 0.5 * max(word.height, lines[-1][0].height):
-            lines[-1].append(word)
-        else:
-            lines.append([word])
-    return [sorted(line, key=lambda w: w.x0) for line in lines]
-
-
-def _phrases(line: Sequence[Word]) -> list[list[Word]]:
-    """A line's words split where the gap is wider than a space (labels side by side)."""
-    out: list[list[Word]] = []
-    for word in line:
-        if out and word.x0 - out[-1][-1].x1 <= 0.6 * word.height:
-            out[-1].append(word)
-        else:
-            out.append([word])
-    return out
-
-
-def label_lines(words: Sequence[Word], top: float) -> list[list[Word]]:
-    """The lines of labels just under `top` (the plot's bottom): a first line within two line
-    heights of it, then lines no further apart than 1.5 line heights."""
-    out: list[list[Word]] = []
-    edge = top
-    for line in _lines_of([w for w in words if w.cy > top]):
-        height = statistics.median(w.height for w in line)
-        if min(w.y0 for w in line) - edge > (2.0 if not out else 1.5) * height:
-            break
-        out.append(line)
-        edge = max(w.y1 for w in line)
-    return out
-
-
-def category_names(lines: Sequence[Sequence[Word]], spans: Sequence[tuple[float, float]]) -> list[str]:
-    """One name per span from the label lines under it; a line with a word across two spans (a
-    caption, a paragraph) ends the labels."""
-    names: list[list[str]] = [[] for _ in spans]
-    for line in lines:
-        slots = [next((i for i, (a, b) in enumerate(spans) if a - 1 <= w.x0 and w.x1 <= b + 1), -1) for w in line]
-        if -1 in slots:
-            break
-        for word, slot in zip(line, slots, strict=True):
-            names[slot].append(word.text)
-    return [" ".join(n) for n in names]
-
-
-def _spans(extents: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Each extent widened to halfway to its neighbours (the outer ones by as much on the outside)."""
-    out: list[tuple[float, float]] = []
-    for i, (a, b) in enumerate(extents):
-        left = (extents[i - 1][1] + a) / 2 if i else None
-        right = (b + extents[i + 1][0]) / 2 if i + 1 < len(extents) else None
-        pad = (a - left) if left is not None else (right - b) if right is not None else b - a
-        out.append((left if left is not None else a - pad, right if right is not None else b + pad))
-    return out
-
-
-def legend(marks: Sequence[Mark], words: Sequence[Word], styles: Sequence[str], data: Sequence[Mark]) -> dict[str, str]:
-    """Series style -> name, from small swatches in that style with words on their right."""
-    swatches = [
-        m
-        for m in marks
-        if m.style in styles and m not in data and m.box.width <= MAX_SWATCH_PT and m.box.height <= MAX_SWATCH_PT / 2
-    ]
-    starts = sorted(s.box.x0 for s in swatches)
-    found: dict[str, tuple[float, float, str]] = {}
-    for swatch in swatches:
-        box = swatch.box
-        cy = (box.y0 + box.y1) / 2
-        row = sorted((w for w in words if abs(w.cy - cy) <= 0.6 * w.height and w.x0 >= box.x1 - 1), key=lambda w: w.x0)
-        if not row or row[0].x0 - box.x1 > 2 * row[0].height:
-            continue
-        stop = min((x for x in starts if x > box.x1), default=float("inf"))
-        name = [row[0]]
-        for word in row[1:]:
-            if word.x0 - name[-1].x1 > 0.8 * word.height or word.x1 > stop:
-                break
-            name.append(word)
-        found.setdefault(swatch.style, (round(cy), box.x0, " ".join(w.text for w in name)))
-    return {style: text for style, (_, _, text) in sorted(found.items(), key=lambda kv: kv[1][:2])}
-
-
 def _format(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
@@ -384,7 +245,7 @@ def read_bars(words: Sequence[Word], marks: Sequence[Mark], axis: Axis, plot_lef
     styles, names = _series_names(order, legend(marks, words, order, data))
     extents = [(g[0].box.x0, g[-1].box.x1) for g in groups]
     lines = label_lines(words, max(axis.span[1], max(b.box.y1 for b in bars)))
-    categories = category_names(lines, _spans(extents))
+    categories = category_names(lines, spans(extents))
     numbers = [w for w in words if parse_number(w.text) is not None]
     rows = []
     for i, (group, category) in enumerate(zip(groups, categories, strict=True)):
@@ -424,7 +285,7 @@ def read_lines(words: Sequence[Word], marks: Sequence[Mark], axis: Axis, plot_le
     width = max(m.box.x1 for m in polylines) - min(m.box.x0 for m in polylines)
     polylines = [m for m in polylines if m.box.width >= 0.25 * width]
     lines = label_lines(words, hi)
-    ticks = [p for line in lines[:1] for p in _phrases(line)]
+    ticks = [p for line in lines[:1] for p in phrases(line)]
     if len(ticks) < 2:
         return ChartReading(None, "data lines without x labels")
     order = list(dict.fromkeys(m.style for m in polylines))

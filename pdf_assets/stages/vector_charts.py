@@ -2,9 +2,10 @@
 
 A born-digital chart's bars and lines are PDF paths and its labels real text, so its data can
 be read exactly instead of guessed from pixels. This module reads a figure's paths
-(`page.get_drawings()`) and words from its PDF page and hands them to the pure geometry in
-`core.vector_chart`. It runs in the figures stage before any chart model: what it reads
-needs no model, what it refuses (raster charts, diagrams, photos) goes on as before.
+(`page.get_cdrawings()`, PyMuPDF's fast listing) and words from its PDF page and hands them
+to the pure geometry in `core.vector_chart`. It runs in the figures stage before any chart
+model: what it reads needs no model, what it refuses (raster charts, diagrams, photos) goes on
+to the chart gate and the chart model as before.
 
 The layout model's figure box often cuts a chart short (a legend above the plot, the top tick
 label, axis titles): the box is grown to the drawings it touches, then by `MARGIN_SHARE` of its
@@ -19,10 +20,11 @@ from typing import Any
 
 import pymupdf
 
+from pdf_assets.core.chart_marks import Mark, Word
 from pdf_assets.core.parallel import map_by_group
 from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Box, ChartData, Crop
-from pdf_assets.core.vector_chart import ChartReading, Mark, Word, read_chart
+from pdf_assets.core.vector_chart import ChartReading, read_chart
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ MARGIN_SHARE = 0.1  # labels are looked for this share of the chart's size aroun
 MIN_MARGIN_PT = 24.0
 MAX_GROWTH = 2.0  # a figure box that would more than double by growing keeps its own size
 MIN_PATHS = 4
+MAX_PATHS = 20_000  # a page drawn with more paths is a map or an illustration, and slow to read
 CHUNK = 32
 
 Point = tuple[float, float]
@@ -46,13 +49,18 @@ def _style(path: dict[str, Any]) -> str:
     return f"fill={_colour(path.get('fill'))} stroke={stroke} dashes={path.get('dashes') or ''}"
 
 
+def _xy(point: Any) -> Point:
+    """A point as PyMuPDF gives it (a Point, or a tuple in the faster C listing)."""
+    return (float(point[0]), float(point[1]))
+
+
 def _chains(items: Sequence[tuple[Any, ...]]) -> list[list[Point]]:
     """Consecutive line and curve items joined end to start into vertex lists."""
     chains: list[list[Point]] = []
     for item in items:
         if item[0] not in ("l", "c"):
             continue
-        start, end = (float(item[1].x), float(item[1].y)), (float(item[-1].x), float(item[-1].y))
+        start, end = _xy(item[1]), _xy(item[-1])
         if chains and abs(chains[-1][-1][0] - start[0]) < 0.01 and abs(chains[-1][-1][1] - start[1]) < 0.01:
             chains[-1].append(end)
         else:
@@ -74,8 +82,9 @@ def marks_of(path: dict[str, Any]) -> list[Mark]:
     marks: list[Mark] = []
     for item in path["items"]:
         if item[0] in ("re", "qu"):
-            rect = item[1].rect if item[0] == "qu" else item[1]
-            marks.append(Mark("rect", ((rect.x0, rect.y0), (rect.x1, rect.y1)), style))
+            rect = pymupdf.Quad(item[1]).rect if item[0] == "qu" else pymupdf.Rect(item[1])
+            x0, y0, x1, y1 = float(rect.x0), float(rect.y0), float(rect.x1), float(rect.y1)
+            marks.append(Mark("rect", ((x0, y0), (x1, y1)), style))
     for chain in _chains(path["items"]):
         if _is_box(chain):
             xs, ys = [p[0] for p in chain], [p[1] for p in chain]
@@ -116,7 +125,9 @@ def _union(box: Box, others: Sequence[Box]) -> Box:
 
 def read_figure(page: pymupdf.Page, box: Box, drawings: list[dict[str, Any]] | None = None) -> ChartReading:
     """The chart data of the figure at `box` on `page` (points), or why there is none."""
-    paths = drawings if drawings is not None else page.get_drawings()
+    paths = drawings if drawings is not None else page.get_cdrawings()
+    if len(paths) > MAX_PATHS:
+        return ChartReading(None, f"{len(paths)} vector paths: a map or an illustration, not a chart")
     bounds = Box(*page.rect)
     area = chart_area(box, [Box(*p["rect"]) for p in paths], bounds)
     inside = [p for p in paths if _touches(Box(*p["rect"]), area) and Box(*p["rect"]).area < 0.9 * bounds.area]
@@ -152,7 +163,7 @@ def read_crops(crops: Sequence[Crop]) -> list[ChartData | None]:
             try:
                 page = doc[region.key.page_no]
                 if region.key.page_no not in drawings:
-                    drawings[region.key.page_no] = page.get_drawings()
+                    drawings[region.key.page_no] = page.get_cdrawings()
                 reading = read_figure(page, region.box, drawings[region.key.page_no])
             except Exception as exc:  # noqa: BLE001 - one bad figure never stops the stage
                 logger.warning("vector charts: %s failed (%s: %s)", region.key.slug(), type(exc).__name__, exc)
