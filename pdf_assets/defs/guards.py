@@ -1,7 +1,7 @@
 """What a step does when something goes wrong: fail, retry, or block what comes after.
 
-- Only errors that a retry can fix are retried: a dropped database connection or a network
-  timeout (`TRANSIENT_ERRORS`), twice, 5 s apart. Everything else fails the step at once.
+- Only errors that a retry can fix are retried: a dropped or refused database connection,
+  a locked SQLite file (`TRANSIENT_ERRORS`), twice, 5 s apart. Everything else fails the step at once.
   Out-of-memory errors are not retried here: the batch runner already halves the batch down
   to `min_batch_size` and records what still does not fit as item failures; a rerun of the
   step on the same device would meet the same limit.
@@ -49,7 +49,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     ConnectionError,
-    TimeoutError,
 )
 TRANSIENT_RETRIES = 2
 TRANSIENT_WAIT_S = 5.0
