@@ -10,6 +10,7 @@ from pdf_assets.backends.embedded.layout import refine_figures
 from pdf_assets.backends.embedded.layout_rules import (
     absorb_figure_text,
     add_missing_images,
+    add_vector_figures,
     is_bullet,
     merge_strips,
     split_list_items,
@@ -131,4 +132,15 @@ def test_one_item_or_plain_text_stays_whole() -> None:
         False,
         False,
         False,
+    ]
+
+
+def test_drawn_artwork_no_region_touches_becomes_a_figure() -> None:
+    regions = [_r("page_header", 280, 25, 434, 58), _r("text", 60, 100, 550, 200)]
+    clusters = [Box(515, 27, 585, 54), Box(300, 30, 320, 50), Box(60, 300, 65, 305)]  # a logo, on a header, a dot
+    out = add_vector_figures(regions, clusters)
+    assert [(r.label, r.box) for r in out] == [
+        ("page_header", Box(280, 25, 434, 58)),
+        ("figure", Box(515, 27, 585, 54)),
+        ("text", Box(60, 100, 550, 200)),
     ]

@@ -24,6 +24,7 @@ import pymupdf
 from pdf_assets.backends.embedded.layout_rules import (
     absorb_figure_text,
     add_missing_images,
+    add_vector_figures,
     merge_strips,
     split_list_items,
 )
@@ -58,6 +59,8 @@ MIN_RULE_V_PT = 12.0
 MIN_FIGURE_PT = 40.0
 MIN_FIGURE_SHARE = 0.015
 HEURISTIC_FIGURE_SCORE = 0.5
+#: a cluster of this many vector paths with no region on it is artwork (a logo), not a rule
+MIN_ART_PATHS = 4
 
 
 @dataclass(frozen=True)
@@ -312,10 +315,28 @@ def refine_figures(regions: list[DetectedRegion], page: pymupdf.Page) -> list[De
     images = [Box(*info["bbox"]) for info in page.get_image_info()]
     out = merge_strips(add_missing_images(merge_strips(regions), images, bounds))
     out = split_list_items(out, lambda box: _lines(page, box))
-    if not any(r.label == "figure" for r in out):
-        return out
-    drawings = [Box(*d["rect"]) for d in page.get_drawings()]
-    return absorb_figure_text(out, drawings, bounds, lambda box: page.get_textbox(pymupdf.Rect(*box.as_tuple())))
+    paths = page.get_drawings()
+    if any(r.label == "figure" for r in out):
+        drawings = [Box(*d["rect"]) for d in paths]
+        out = absorb_figure_text(out, drawings, bounds, lambda box: page.get_textbox(pymupdf.Rect(*box.as_tuple())))
+    return add_vector_figures(out, _drawn_clusters(page, paths))
+
+
+def _drawn_clusters(page: pymupdf.Page, paths: list[dict]) -> list[Box]:
+    """Boxes of the page's clusters of vector drawings that look like artwork (a logo or an
+    icon: a curve, or several paths, in less than half the page's width) rather than rules
+    or shaded cells."""
+    if not paths:
+        return []
+    width = page.rect.width
+    out = []
+    for rect in page.cluster_drawings(drawings=paths):
+        box = Box(*rect)
+        inside = [p for p in paths if Box(*p["rect"]).intersection(box) > 0]
+        curved = any(item[0] == "c" for p in inside for item in p["items"])
+        if box.width <= 0.5 * width and (curved or len(inside) >= MIN_ART_PATHS):
+            out.append(box)
+    return out
 
 
 def _lines(page: pymupdf.Page, box: Box) -> list[tuple[Box, str]]:

@@ -9,7 +9,8 @@ that needs only the page's boxes (plain numbers here, read from the page by `lay
 * A placed image that overlaps its caption can be dropped altogether. A large embedded image
   that no figure or table covers becomes a figure, trimmed so that the text regions it
   overlaps at its edges (its caption) stay outside; one with text regions inside it is a
-  background and stays out.
+  background and stays out. Likewise a cluster of vector artwork (a logo) that no region
+  touches becomes a figure.
 * A chart's own words (legend entries, tick labels, axis group labels) come back as separate
   text regions, often labelled page_header, page_footer or caption. The figure box first grows
   to the vector drawings it touches; then text regions inside it, numbers just beside it, and
@@ -273,4 +274,22 @@ def _items(region: DetectedRegion, lines: Sequence[Line]) -> list[DetectedRegion
                 box = _union(box, other)
             clipped = Box(*(f(a, b) for f, a, b in zip(_CLIP, box.as_tuple(), region.box.as_tuple(), strict=True)))
             out.append(DetectedRegion("list_item", clipped, region.score))
+    return out
+
+
+MIN_DRAWING_PT = 12.0
+
+
+def add_vector_figures(regions: Sequence[DetectedRegion], clusters: Sequence[Box]) -> list[DetectedRegion]:
+    """Clusters of vector drawings that look like artwork (logos, icons; see `layout.py`) and
+    that no region touches, as figures: the layout model reads text and images well but can
+    miss a small drawing with no text in it."""
+    out = list(regions)
+    for box in clusters:
+        if box.width < MIN_DRAWING_PT or box.height < MIN_DRAWING_PT:
+            continue
+        if any(_touches(box, r.box) for r in out):
+            continue
+        at = next((i for i, r in enumerate(out) if r.box.y0 >= box.y0 and _overlaps_x(r.box, box)), len(out))
+        out.insert(at, DetectedRegion("figure", box, ADDED_FIGURE_SCORE))
     return out
