@@ -91,6 +91,7 @@ def peer_document(pdf: Path) -> DocOutput:
 SUMMARY_ROWS = (
     ("text edit similarity (3 docling docs)", "text_similarity_mean"),
     ("text word F1 (3 docling docs)", "word_f1_mean"),
+    ("text word order similarity (3 docling docs)", "word_order_similarity_mean"),
     ("table cell F1 strict (7 target tables)", "table_strict_f1_mean"),
     ("table cell F1 lenient (7 target tables)", "table_lenient_f1_mean"),
     ("table cell F1 strict (all 13 truth tables)", "table_strict_f1_mean_all"),

@@ -14,9 +14,10 @@ How it is scored (all pages and boxes as the pipeline stored them in the databas
   pipeline labels `page_header`/`page_footer` left out too. Table cells are text on neither
   side: text a table region kept instead of cells (a table of contents) is not scored as text.
   Both sides are normalised (NFC, dash and quote variants unified, whitespace collapsed). Edit
-  similarity is 1 - Levenshtein / longer length, pooled over pages; word F1 is over case-folded
-  word multisets. olmOCR rules (present / absent / order) run on each page's whole text (all
-  regions) with the same normalisation.
+  similarity is 1 - Levenshtein / longer length, pooled over pages; word order similarity is the
+  same on word sequences (reading order counts); word F1 is over case-folded word multisets.
+  olmOCR rules (present / absent / order) run on each page's whole text (all regions) with the
+  same normalisation.
 - **Tables**: cell F1 over non-empty (row, col, text) anchor cells. A spanning cell's text sits in
   its top-left covered cell and the other covered cells are empty, which is how the CSV truths
   and the project's cells are both written, so no span knowledge is needed. Strict collapses
@@ -90,6 +91,7 @@ def _text(docs: dict[str, Any]) -> list[str]:
             name,
             t["truth"],
             t["edit_similarity"],
+            t.get("word_order_similarity"),
             t["word_precision"],
             t["word_recall"],
             t["word_f1"],
@@ -101,7 +103,7 @@ def _text(docs: dict[str, Any]) -> list[str]:
     rules = [
         (name, r["passed"], r["total"], ", ".join(r["failed"]) or "-") for name, d in docs.items() if (r := d["rules"])
     ]
-    header = ("document", "truth", "edit sim.", "word P", "word R", "word F1", "in target")
+    header = ("document", "truth", "edit sim.", "word order sim.", "word P", "word R", "word F1", "in target")
     return [
         "## Text",
         "",

@@ -36,6 +36,7 @@ def score_text(truth: DocTruth, doc: DocOutput | None) -> dict[str, Any] | None:
     return {
         "truth": truth.text_source,
         "edit_similarity": _r(text.paged_edit_similarity(gt_pages, pred_pages)),
+        "word_order_similarity": _r(text.word_order_similarity(gt_pages, pred_pages)),
         "word_precision": _r(precision),
         "word_recall": _r(recall),
         "word_f1": _r(f1),
@@ -159,6 +160,7 @@ def summarize(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "documents_lost": lost,
         "text_similarity_mean": _mean([t["edit_similarity"] for t in texts.values()]),
         "word_f1_mean": _mean([t["word_f1"] for t in texts.values()]),
+        "word_order_similarity_mean": _mean([t["word_order_similarity"] for t in texts.values()]),
         "table_strict_f1_mean": _mean([t["strict_f1"] for t in target_tables]),
         "table_lenient_f1_mean": _mean([t["lenient_f1"] for t in target_tables]),
         "table_strict_f1_mean_all": _mean([t["strict_f1"] for t in all_tables]),

@@ -103,6 +103,26 @@ def word_f1(truth: str, predicted: str) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+def word_order_similarity(truth: Sequence[str], predicted: Sequence[str]) -> float:
+    """Word-level edit similarity pooled over pages: 1 - word edits / longer word count.
+
+    Unlike word F1 it sees reading order: the same words in another order cost edits.
+    Each distinct word becomes one code point so the character edit distance can run on it.
+    """
+    codes: dict[str, str] = {}
+
+    def encode(text: str) -> str:
+        return "".join(codes.setdefault(w, chr(0xF0000 + len(codes))) for w in words(text))
+
+    total = distance = 0
+    for i in range(max(len(truth), len(predicted))):
+        a = encode(truth[i]) if i < len(truth) else ""
+        b = encode(predicted[i]) if i < len(predicted) else ""
+        total += max(len(a), len(b))
+        distance += levenshtein(a, b)
+    return 1.0 - distance / total if total else 1.0
+
+
 def fuzzy_find(needle: str, haystack: str, max_diffs: int) -> int:
     """Start of the first occurrence of `needle` in `haystack` within `max_diffs` edits, else -1.
 

@@ -14,6 +14,7 @@ from pdf_assets.evaluation.text import (
     paged_edit_similarity,
     rule_passes,
     word_f1,
+    word_order_similarity,
 )
 
 
@@ -83,3 +84,11 @@ def test_olmocr_rules() -> None:
     assert not rule_passes(_rule("present", text="Hitchcock", first_n=10), page)
     with pytest.raises(ValueError, match="unsupported"):
         rule_passes(_rule("math"), page)
+
+
+def test_word_order_similarity_sees_order_that_word_f1_does_not() -> None:
+    truth, swapped = ["alpha beta gamma delta"], ["gamma delta alpha beta"]
+    assert word_f1(truth[0], swapped[0])[2] == 1.0
+    assert word_order_similarity(truth, swapped) == pytest.approx(0.0)  # every position differs
+    assert word_order_similarity(truth, ["alpha beta gamma"]) == pytest.approx(3 / 4)
+    assert word_order_similarity(["a b", "c"], ["a b", ""]) == pytest.approx(2 / 3)
