@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.pdf import ENV_PASSWORDS
 
 PARTITION = "corpus"
-ENV_PASSWORDS = "PDF_ASSETS_PASSWORDS"
 
 #: user passwords of the corpus's encrypted PDFs (from the corpus MANIFEST)
 CORPUS_PASSWORDS: dict[str, str] = {"health_protected.pdf": "userpass"}
