@@ -141,49 +141,51 @@ def _target(name: str, value: float | None, detail: str) -> dict[str, Any]:
     }
 
 
+def _pooled(parts: list[dict[str, Any]], hits: str, total: str) -> tuple[float | None, int]:
+    """sum(hits) / sum(total) over `parts`, and the total (None when there is nothing to pool)."""
+    whole = sum(p[total] for p in parts)
+    return (_r(sum(p[hits] for p in parts) / whole) if whole else None), whole
+
+
+def _targets(summary: dict[str, Any], n_texts: str, n_tables: int, n_boxes: int, n_values: int) -> list[dict[str, Any]]:
+    lost = summary["documents_lost"]
+    return [
+        _target("text_similarity", summary["text_similarity_mean"], f"mean over {n_texts}"),
+        _target("table_cell_f1_strict", summary["table_strict_f1_mean"], f"mean over {n_tables} tables"),
+        _target("layout_recall", summary["layout_recall"], f"pooled over {n_boxes} annotated boxes"),
+        _target("chart_values", summary["chart_fraction"], f"{n_values} (series, x, value) triples within 1%"),
+        {
+            "name": "no_document_lost",
+            "value": len(lost),
+            "threshold": 0,
+            "met": not lost,
+            "detail": ", ".join(lost) or "none",
+        },
+    ]
+
+
 def summarize(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Overall numbers and the acceptance targets, each met or missed."""
     texts = {n: d["text"] for n, d in documents.items() if d["text"] and d["text"]["target"]}
     target_tables = [t for d in documents.values() for t in d["tables"] if t["target"]]
     all_tables = [t for d in documents.values() for t in d["tables"]]
-    layouts = [d["layout"] for d in documents.values() if d["layout"]]
-    truth_boxes = sum(x["truth_boxes"] for x in layouts)
-    layout_recall = _r(sum(x["matched"] for x in layouts) / truth_boxes) if truth_boxes else None
-    chart = [d["chart"] for d in documents.values() if d["chart"]]
-    chart_total = sum(c["total"] for c in chart)
-    chart_value = _r(sum(c["recovered"] for c in chart) / chart_total) if chart_total else None
-    # `partial` (some items failed, the rest stored) is not lost; `error` and `missing` are
-    lost = sorted(n for n, d in documents.items() if d["status"] in ("error", "missing"))
-    teds = [t["teds"] for t in all_tables if t["teds"] is not None]
-    return {
+    layout_recall, truth_boxes = _pooled(
+        [d["layout"] for d in documents.values() if d["layout"]], "matched", "truth_boxes"
+    )
+    chart_value, chart_total = _pooled([d["chart"] for d in documents.values() if d["chart"]], "recovered", "total")
+    summary = {
         "documents": len(documents),
-        "documents_lost": lost,
+        # `partial` (some items failed, the rest stored) is not lost; `error` and `missing` are
+        "documents_lost": sorted(n for n, d in documents.items() if d["status"] in ("error", "missing")),
         "text_similarity_mean": _mean([t["edit_similarity"] for t in texts.values()]),
         "word_f1_mean": _mean([t["word_f1"] for t in texts.values()]),
         "word_order_similarity_mean": _mean([t["word_order_similarity"] for t in texts.values()]),
         "table_strict_f1_mean": _mean([t["strict_f1"] for t in target_tables]),
         "table_lenient_f1_mean": _mean([t["lenient_f1"] for t in target_tables]),
         "table_strict_f1_mean_all": _mean([t["strict_f1"] for t in all_tables]),
-        "teds_mean_all": _mean(teds),
+        "teds_mean_all": _mean([t["teds"] for t in all_tables if t["teds"] is not None]),
         "layout_recall": layout_recall,
         "chart_fraction": chart_value,
-        "targets": [
-            _target(
-                "text_similarity", _mean([t["edit_similarity"] for t in texts.values()]), f"mean over {sorted(texts)}"
-            ),
-            _target(
-                "table_cell_f1_strict",
-                _mean([t["strict_f1"] for t in target_tables]),
-                f"mean over {len(target_tables)} tables",
-            ),
-            _target("layout_recall", layout_recall, f"pooled over {truth_boxes} annotated boxes"),
-            _target("chart_values", chart_value, f"{chart_total} (series, x, value) triples within 1%"),
-            {
-                "name": "no_document_lost",
-                "value": len(lost),
-                "threshold": 0,
-                "met": not lost,
-                "detail": ", ".join(lost) or "none",
-            },
-        ],
     }
+    summary["targets"] = _targets(summary, str(sorted(texts)), len(target_tables), truth_boxes, chart_total)
+    return summary
