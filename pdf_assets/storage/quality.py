@@ -6,7 +6,8 @@ SQL user relies on (see `schema`) are in one place:
 - a region with a failure is `failed`, or `recovered` when every failure on it kept a
   fallback result (`ItemFailure.recovered`);
 - a document with an `error` is `error`; else one that any failure hit (by `doc_id` or through
-  its region) is `partial`; else `ok`;
+  its region), or that was only partly read (a flag in `INCOMPLETE_FLAGS`: MuPDF repaired it,
+  or some of its pages came out empty), is `partial`; else `ok`;
 - a page's text is its text results joined in reading order (region index), blank results
   left out.
 """
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 
 from pdf_assets.core.bundle import RunBundle, failure_doc_id
 from pdf_assets.core.types import DocumentInfo, RegionKey
+
+# Document flags that mean content may be missing even though no stage failed.
+INCOMPLETE_FLAGS = frozenset({"repaired", "pages_empty", "timeout"})
 
 PAGE_TEXT_SEPARATOR = "\n\n"  # one blank line between regions, as between paragraphs
 
@@ -76,7 +80,8 @@ def _document_state(doc: DocumentInfo, hits: dict[DocKey, int], by_doc: dict[Doc
     key = (doc.partition, doc.doc_id)
     failures = hits.get(key, 0)
     counts = by_doc.get(key, {"failed": 0, "recovered": 0})
-    status = "error" if doc.error is not None else "partial" if failures else "ok"
+    incomplete = bool(INCOMPLETE_FLAGS.intersection(doc.flags))
+    status = "error" if doc.error is not None else "partial" if failures or incomplete else "ok"
     return DocumentState(status, failures, counts["failed"], counts["recovered"])
 
 

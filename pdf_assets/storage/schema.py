@@ -10,7 +10,8 @@ code path silently issues one query per row. JSON payloads are stored as text so
 Quality is stored where a SQL user looks for it:
 
 - `documents.status` is `ok`, `partial` (read, but some stage failed on part of it: see
-  `failures`, `failed_regions`, `recovered_regions`) or `error` (unreadable: see `error`);
+  `failures`, `failed_regions`, `recovered_regions`; or only partly read: flag `repaired`,
+  `pages_empty` or `timeout`) or `error` (unreadable: see `error`);
   `flags` is the comma-joined `core.types.DOCUMENT_FLAGS` it carries (`flags LIKE
   '%encrypted%'`); `sha256` is the content hash (two copies of one file share it), `doc_id`
   the pipeline's key of this file in this folder.

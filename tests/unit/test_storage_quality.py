@@ -87,6 +87,20 @@ def test_documents_carry_status_counts_flags_and_hash(engine: Engine) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("flags", "status"),
+    [(("encrypted", "downscaled"), "ok"), (("repaired",), "partial"), (("pages_empty",), "partial")],
+)
+def test_a_partly_read_document_is_partial_without_any_failure(
+    engine: Engine, flags: tuple[str, ...], status: str
+) -> None:
+    bundle = make_bundle("a")
+    doc0, doc1, broken = bundle.documents
+    write(engine, replace(bundle, documents=(replace(doc0, flags=flags), doc1, broken), failures=()))
+    got = rows(engine, "select status, flags from documents where doc_id = :d", d=doc0.doc_id)
+    assert got == [(status, ",".join(flags))]
+
+
 def test_regions_say_which_failed_and_which_were_recovered(engine: Engine) -> None:
     bundle = with_failures()
     write(engine, bundle)
