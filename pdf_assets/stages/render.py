@@ -218,13 +218,25 @@ def _render_page(doc: pymupdf.Document, page_no: int, doc_id: str, job: RenderJo
         px_per_pt=pix.width / float(rect.width),
         text_chars=text_chars,
     )
-    return ref, downscaled, text_chars == 0 and bool(pix.is_unicolor)
+    return ref, downscaled, text_chars == 0 and is_blank(pix)
+
+
+def _pixels(pix: pymupdf.Pixmap) -> np.ndarray:
+    """The pixmap's samples as a height x width x channels array (a view, no copy)."""
+    rows = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.stride)
+    return rows[:, : pix.width * pix.n].reshape(pix.height, pix.width, pix.n)
+
+
+def is_blank(pix: pymupdf.Pixmap) -> bool:
+    """Every pixel has the first pixel's colour. (PyMuPDF's `Pixmap.is_unicolor` reads the
+    samples one by one in Python: half a second for a letter page, more than the render.)"""
+    pixels = _pixels(pix)
+    return bool((pixels == pixels[0, 0]).all())
 
 
 def save_pixmap(pix: pymupdf.Pixmap, out: Path) -> None:
     """Write an RGB or grey pixmap as a PNG, atomically (a reader never sees half a file)."""
-    rows = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.stride)
-    pixels: cv2.typing.MatLike = rows[:, : pix.width * pix.n].reshape(pix.height, pix.width, pix.n)
+    pixels: cv2.typing.MatLike = _pixels(pix)
     if pix.n == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     write_png(pixels, out)

@@ -33,3 +33,13 @@ def test_ordinary_pages_keep_the_render_resolution(tmp_path: Path) -> None:
     assert page.px_per_pt == 2.0
     with Image.open(page.image_path) as image:
         assert image.size == (1224, 1584)
+
+
+def test_is_blank_sees_one_dark_pixel_on_a_white_page() -> None:
+    from pdf_assets.stages.render import is_blank
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=200, height=200)
+    assert is_blank(page.get_pixmap(alpha=False))
+    page.draw_rect(pymupdf.Rect(100, 100, 101, 101), color=(0, 0, 0), fill=(0, 0, 0))
+    assert not is_blank(page.get_pixmap(alpha=False))
