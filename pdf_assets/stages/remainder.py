@@ -157,22 +157,30 @@ def remainder_regions(page: PageRef, regions: Sequence[Region], words: Sequence[
     ]
 
 
+def remainders_of(jobs: list[tuple[PageRef, list[Region]]]) -> list[list[Region]]:
+    """The remainder regions of some pages of one PDF (a worker job). The words stay in the
+    worker: shipping every word of a large run back, and testing each against the page's
+    boxes in this process, took longer than reading them."""
+    words = read_words([page for page, _ in jobs])
+    return [remainder_regions(page, regions, w) for (page, regions), w in zip(jobs, words, strict=True)]
+
+
 def add_remainders(work: Sequence[tuple[PageRef, list[Region]]]) -> list[list[Region]]:
-    """Each page's regions plus its remainder regions; the words of every page with a text
-    layer are read on the worker processes, a PDF's pages together."""
+    """Each page's regions plus its remainder regions, found on the worker processes for
+    every page with a text layer (a PDF's pages together)."""
     layered = [i for i, (page, _) in enumerate(work) if page.has_text_layer]
-    words = map_by_group(
-        read_words,
-        [work[i][0] for i in layered],
-        lambda page: page.pdf_path,
+    added = map_by_group(
+        remainders_of,
+        [work[i] for i in layered],
+        lambda job: job[0].pdf_path,
         chunk=PAGES_PER_JOB,
         inline_below=MIN_PARALLEL_PAGES,
     )
-    by_page = dict(zip(layered, words, strict=True))
+    by_page = dict(zip(layered, added, strict=True))
     out: list[list[Region]] = []
     for i, (page, regions) in enumerate(work):
-        added = remainder_regions(page, regions, by_page.get(i, ()))
-        if added:
-            logger.debug("%s p%d: %d remainder text regions", page.doc_id, page.page_no, len(added))
-        out.append([*regions, *added])
+        extra = by_page.get(i, [])
+        if extra:
+            logger.debug("%s p%d: %d remainder text regions", page.doc_id, page.page_no, len(extra))
+        out.append([*regions, *extra])
     return out
