@@ -33,11 +33,12 @@ from pdf_assets.core.folders import partition_key_for
 from pdf_assets.defs.assets import MAX_PARTITIONS_PER_RUN
 from pdf_assets.defs.automation import RANGE_END, RANGE_START, contiguous_ranges
 from pdf_assets.defs.definitions import build_definitions
-from pdf_assets.defs.guards import UNFINISHED, check_database, masked_url
+from pdf_assets.defs.guards import UNFINISHED, masked_url
 from pdf_assets.defs.jobs import pdf_job
 from pdf_assets.defs.partitions import PARTITIONS_NAME
 from pdf_assets.defs.resources import PdfAssetsResource, StageConfig
 from pdf_assets.report import print_run_summary
+from pdf_assets.storage.db import check_database
 
 #: Tags that let a later CLI run tell whether the process running a run is still alive.
 CLI_HOST_TAG = "pdf_assets/cli_host"

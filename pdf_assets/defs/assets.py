@@ -27,7 +27,6 @@ from dagster import (
 
 from pdf_assets.core.types import ItemFailure
 from pdf_assets.defs.guards import (
-    check_database,
     failed_share_check,
     refuse_overlapping_runs,
     share_check_spec,
@@ -56,7 +55,7 @@ from pdf_assets.stages.pipeline import PipelineOutputs, all_failures, build_bund
 from pdf_assets.stages.render import render_partitions
 from pdf_assets.stages.tables import extract_tables
 from pdf_assets.stages.text import extract_text
-from pdf_assets.storage.db import init_db, make_engine
+from pdf_assets.storage.db import check_database, init_db, make_engine
 from pdf_assets.storage.writes import write_by_partition
 
 GROUP = "pdf"

@@ -9,7 +9,9 @@
   the UI, SIGTERM to the run worker) into a retry of the step when a policy is set, and a
   run being cancelled then runs its stage again instead of stopping.
 - A systemic error (no device, missing weights, a model that breaks its contract, the
-  database unreachable) is a `Failure` that forbids retries: it will not fix itself.
+  database unreachable) is a `Failure` that forbids retries: it will not fix itself. Steps
+  call `pdf_assets.storage.db.check_database` inside `stage_guard` before any model work, so
+  an unreachable database fails the step in seconds with such a `Failure`.
 - A stage whose share of failed items is above `max_failed_share` fails a blocking check
   of ERROR severity, so the assets after it do not materialize from mostly-missing data.
 - One run per partition at a time: a step refuses to start while an older unfinished run
@@ -40,7 +42,6 @@ from pdf_assets.core.errors import ConfigError, SystemicError
 from pdf_assets.core.types import ItemFailure
 from pdf_assets.defs.automation import RANGE_END, RANGE_START
 from pdf_assets.defs.partitions import PARTITIONS_NAME
-from pdf_assets.storage.db import check_database as storage_check_database
 from pdf_assets.storage.db import mask
 
 #: Errors that may pass on their own; a step raising one is retried.
@@ -72,14 +73,6 @@ def stage_guard() -> Iterator[None]:
 def masked_url(url: str) -> str:
     """The database URL as it may appear in logs and errors: the password replaced by ***."""
     return mask(url)
-
-
-def check_database(url: str) -> None:
-    """Connect and bring the schema up to date, or raise `DatabaseUnavailableError` naming the
-    database (password masked). Called before any model work (the first step of a run, every
-    model stage, and the CLI before it launches): an unreachable database costs seconds, not a
-    whole run of model inference."""
-    storage_check_database(url)
 
 
 def share_check_spec(asset: str, name: str, description: str) -> list[AssetCheckSpec]:
