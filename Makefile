@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 ui: $(STAMP)
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -w workspace.yaml
 
 clean:
 	rm -rf data inbox $(VENV)
