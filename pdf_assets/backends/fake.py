@@ -27,7 +27,7 @@ from typing import Generic, TypeVar
 
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError, DeviceOutOfMemoryError, ModelLoadError
-from pdf_assets.core.model import BatchModel
+from pdf_assets.core.model import BatchModel, pixel_cost
 from pdf_assets.core.types import (
     Box,
     ChartData,
@@ -55,11 +55,9 @@ def item_id(item: object) -> str:
 
 
 def item_cost(item: object) -> float:
-    """Pixels for images, the value for numbers, the length for anything else."""
-    if isinstance(item, Crop):
-        return float(item.width_px * item.height_px)
-    if isinstance(item, PageRef):
-        return item.width_pt * item.height_pt * item.px_per_pt**2
+    """Pixels for images (`pixel_cost`), the value for numbers, the length for anything else."""
+    if isinstance(item, Crop | PageRef):
+        return pixel_cost(item)
     if isinstance(item, int | float):
         return float(item)
     return float(len(str(item)))

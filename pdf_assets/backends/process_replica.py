@@ -35,8 +35,7 @@ from multiprocessing.connection import Connection
 from typing import Generic, TypeVar, cast
 
 from pdf_assets.core.errors import DeviceOutOfMemoryError, SystemicError, WorkerLostError
-from pdf_assets.core.model import BatchModel
-from pdf_assets.core.types import Crop, PageRef
+from pdf_assets.core.model import BatchModel, pixel_cost
 
 ItemT = TypeVar("ItemT")
 OutT = TypeVar("OutT")
@@ -56,15 +55,6 @@ class WorkerItemError(RuntimeError):
 class _Reply:
     ok: bool
     value: object  # outputs, a number, or (kind, message) when not ok
-
-
-def item_cost(item: object) -> float:
-    """The runner's sort key, computed here: the real model lives in the worker."""
-    if isinstance(item, Crop):
-        return float(item.width_px * item.height_px)
-    if isinstance(item, PageRef):
-        return item.width_pt * item.height_pt * item.px_per_pt**2
-    return 0.0
 
 
 class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[ItemT, OutT]):
@@ -195,7 +185,9 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
         return int(self._call("pending"))  # type: ignore[call-overload]
 
     def cost(self, item: ItemT) -> float:
-        return item_cost(item)
+        """The runner's sort key, computed here from the item's pixels: the real model lives in
+        the worker, and asking it item by item would cost a round trip each."""
+        return pixel_cost(item)
 
     def free_memory(self) -> None:
         self._call("free")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 from pdf_assets.core.errors import DeviceOutOfMemoryError
+from pdf_assets.core.types import Crop, PageRef
 
 ItemT = TypeVar("ItemT")
 BatchT = TypeVar("BatchT")
@@ -69,3 +70,14 @@ class BatchModel(ABC, Generic[ItemT, BatchT, RawT, OutT]):
         if len(outputs) != len(items):
             raise RuntimeError(f"{self.name} returned {len(outputs)} outputs for {len(items)} items")
         return outputs
+
+
+def pixel_cost(item: object) -> float:
+    """Pixels of a crop or a rendered page, 0.0 for anything else: the size estimate of
+    backends whose work grows with the image's area. One definition, so a worker-process
+    replica (which cannot ask the model in its worker) and the fakes sort items the same way."""
+    if isinstance(item, Crop):
+        return float(item.width_px * item.height_px)
+    if isinstance(item, PageRef):
+        return item.width_pt * item.height_pt * item.px_per_pt**2
+    return 0.0

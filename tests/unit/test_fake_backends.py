@@ -11,6 +11,7 @@ from pdf_assets.backends.registry import clear_cache, load_models
 from pdf_assets.core.batching import run_batched
 from pdf_assets.core.config import BatchPolicy, ModelSpec
 from pdf_assets.core.errors import ConfigError, ModelLoadError
+from pdf_assets.core.model import pixel_cost
 from pdf_assets.core.types import (
     Box,
     ChartData,
@@ -148,3 +149,12 @@ def test_a_misspelt_option_is_rejected(backend: str) -> None:
     spec = ModelSpec(stage="tables", backend=backend, device="cpu", options=(("treshold", "0.5"),))
     with pytest.raises(ConfigError, match="treshold"):
         load_models(spec)
+
+
+def test_fakes_sort_images_by_pixels_like_the_worker_replicas() -> None:
+    """The fakes and `ProcessReplica` share `pixel_cost`; numbers and strings are the fakes' own."""
+    model: fake.FakeModel[object, object] = fake.FakeModel()
+    assert model.cost(crop(2)) == pixel_cost(crop(2)) == 582 * 48
+    assert model.cost(page(1, 100.0, 50.0)) == pixel_cost(page(1, 100.0, 50.0)) == 100.0 * 50.0 * 4.0
+    assert pixel_cost(7) == 0.0
+    assert model.cost(7) == 7.0 and model.cost("abc") == 3.0

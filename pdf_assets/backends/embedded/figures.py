@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pdf_assets.core.model import BatchModel
+from pdf_assets.core.model import BatchModel, pixel_cost
 from pdf_assets.core.types import ChartData, Crop
 
 
@@ -31,4 +31,4 @@ class NoChartModel(BatchModel[Crop, int, int, ChartData | None]):
         return [None for _ in range(raw)]
 
     def cost(self, item: Crop) -> float:
-        return float(item.width_px * item.height_px)
+        return pixel_cost(item)

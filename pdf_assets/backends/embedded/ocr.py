@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from pdf_assets.core.errors import DocumentError, ModelLoadError
-from pdf_assets.core.model import BatchModel
+from pdf_assets.core.model import BatchModel, pixel_cost
 from pdf_assets.core.types import Crop, OcrText
 
 if TYPE_CHECKING:
@@ -187,4 +187,4 @@ class RapidOcrModel(BatchModel[Crop, list[Image], list[list[OcrLine]], OcrText])
         return [to_ocr_text(lines) for lines, _ in zip(raw, items, strict=True)]
 
     def cost(self, item: Crop) -> float:
-        return float(item.width_px * item.height_px)
+        return pixel_cost(item)

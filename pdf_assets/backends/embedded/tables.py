@@ -49,7 +49,7 @@ from pdf_assets.backends.embedded.table_geometry import (
 from pdf_assets.backends.embedded.table_text import Char, cell_text
 from pdf_assets.backends.embedded.vector_tables import DEFAULT_MAX_PATH_ITEMS, vector_structure
 from pdf_assets.core.errors import DocumentError
-from pdf_assets.core.model import BatchModel
+from pdf_assets.core.model import BatchModel, pixel_cost
 from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Crop, TableCell, TableStructure
 
@@ -197,7 +197,7 @@ class EmbeddedTableModel(BatchModel[Crop, list[Crop], list[Found], TableStructur
         return [_to_structure(found) for found, _ in zip(raw, items, strict=True)]
 
     def cost(self, item: Crop) -> float:
-        return float(item.width_px * item.height_px)
+        return pixel_cost(item)
 
 
 def _to_structure(found: Found) -> TableStructure:

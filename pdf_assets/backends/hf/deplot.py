@@ -41,6 +41,7 @@ from pdf_assets.backends.torch_base import TorchBatchModel, torch_dtype
 from pdf_assets.core.chart_parse import parse_deplot
 from pdf_assets.core.config import ModelSpec
 from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.model import pixel_cost
 from pdf_assets.core.types import ChartData, Crop
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class DeplotModel(TorchBatchModel[Crop, FigureBatch, FigureRaw, ChartData | None
         self.upload = side_stream(device, is_fast_processor(getattr(processor, "image_processor", None)))
 
     def cost(self, item: Crop) -> float:
-        return float(item.width_px * item.height_px)
+        return pixel_cost(item)
 
     def preprocess(self, items: Sequence[Crop]) -> FigureBatch:
         images = [open_rgb(crop.image_path) for crop in items]
