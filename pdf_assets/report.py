@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from pdf_assets.core.config import default_db_url
-from pdf_assets.storage.db import init_db, make_engine, session_scope
+from pdf_assets.storage.db import engine_scope, session_scope
 from pdf_assets.storage.queries import summary
 from pdf_assets.storage.schema import StageMetricRow
 
@@ -31,20 +31,15 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def print_run_summary(db_url: str | None, run_id: str) -> None:
     """Per-stage numbers of one run, as stored by its database write."""
-    engine = make_engine(db_url or default_db_url())
-    try:
-        init_db(engine)
-        with session_scope(engine) as session:
-            rows = session.execute(select(StageMetricRow).where(StageMetricRow.run_id == run_id)).scalars().all()
-            table = [
-                [
-                    str(getattr(r, c)) if not isinstance(getattr(r, c), float) else f"{getattr(r, c):.2f}"
-                    for c in METRIC_COLUMNS
-                ]
-                for r in rows
+    with engine_scope(db_url or default_db_url()) as engine, session_scope(engine) as session:
+        rows = session.execute(select(StageMetricRow).where(StageMetricRow.run_id == run_id)).scalars().all()
+        table = [
+            [
+                str(getattr(r, c)) if not isinstance(getattr(r, c), float) else f"{getattr(r, c):.2f}"
+                for c in METRIC_COLUMNS
             ]
-    finally:
-        engine.dispose()
+            for r in rows
+        ]
     print(f"\nrun {run_id}")
     print(
         _table(table, list(METRIC_COLUMNS))
@@ -54,13 +49,8 @@ def print_run_summary(db_url: str | None, run_id: str) -> None:
 
 
 def print_summary(db_url: str | None) -> int:
-    engine = make_engine(db_url or default_db_url())
-    try:
-        init_db(engine)
-        with session_scope(engine) as session:
-            data = summary(session)
-    finally:
-        engine.dispose()
+    with engine_scope(db_url or default_db_url()) as engine, session_scope(engine) as session:
+        data = summary(session)
     if not data.partitions:
         print("the database is empty: run `pdf-assets demo` or drop a folder into the inbox")
         return 0

@@ -55,7 +55,7 @@ from pdf_assets.stages.pipeline import PipelineOutputs, all_failures, build_bund
 from pdf_assets.stages.render import render_partitions
 from pdf_assets.stages.tables import extract_tables
 from pdf_assets.stages.text import extract_text
-from pdf_assets.storage.db import check_database, init_db, make_engine
+from pdf_assets.storage.db import check_database, engine_scope
 from pdf_assets.storage.writes import write_by_partition
 
 GROUP = "pdf"
@@ -244,12 +244,8 @@ def write_partitions(url: str, outputs: PipelineOutputs, run_id: str) -> tuple[d
     metrics, failures of no partition): a backfill of many folders never holds one huge
     transaction. Returns the inserted rows per table and the number of failures written."""
     bundle = build_bundle(outputs, run_id)
-    engine = make_engine(url)
-    try:
-        init_db(engine)
+    with engine_scope(url) as engine:
         inserted = write_by_partition(engine, bundle)
-    finally:
-        engine.dispose()
     return inserted, len(bundle.failures)
 
 

@@ -37,7 +37,7 @@ from pdf_assets.defs.partitions import (
     recorded_folders,
 )
 from pdf_assets.defs.resources import PdfAssetsResource
-from pdf_assets.storage.db import init_db, make_engine, session_scope
+from pdf_assets.storage.db import engine_scope, session_scope
 from pdf_assets.storage.queries import partition_states
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -135,13 +135,8 @@ def stale_partitions(pdf: PdfAssetsResource, keys: Sequence[str]) -> dict[str, s
     """Partitions whose rows are missing from the database or older than their folder,
     with the folder's current fingerprint."""
     folders = {f.key: f for f in scan_inbox(pdf.inbox_path())[0]}
-    engine = make_engine(pdf.database_url())
-    try:
-        init_db(engine)
-        with session_scope(engine) as session:
-            states = partition_states(session)
-    finally:
-        engine.dispose()
+    with engine_scope(pdf.database_url()) as engine, session_scope(engine) as session:
+        states = partition_states(session)
     return {
         k: folders[k].fingerprint
         for k in keys

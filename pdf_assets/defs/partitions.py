@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pdf_assets.core.errors import ConfigError
 from pdf_assets.core.folders import partition_key_for
-from pdf_assets.storage.db import make_engine
+from pdf_assets.storage.db import engine_scope
 from pdf_assets.storage.schema import PartitionRow
 
 PARTITIONS_NAME = "pdf_folders"
@@ -32,16 +32,14 @@ class PartitionKeyConflict(ConfigError):
 def recorded_folders(db_url: str) -> dict[str, str]:
     """The folder each partition key was last written from (empty when there is no database
     yet); reading never creates tables."""
-    engine = make_engine(db_url)
-    try:
-        if not inspect(engine).has_table(PartitionRow.__tablename__):
+    with engine_scope(db_url, init=False) as engine:
+        try:
+            if not inspect(engine).has_table(PartitionRow.__tablename__):
+                return {}
+            with engine.connect() as conn:
+                return {key: folder for key, folder in conn.execute(select(PartitionRow.key, PartitionRow.folder))}
+        except SQLAlchemyError:
             return {}
-        with engine.connect() as conn:
-            return {key: folder for key, folder in conn.execute(select(PartitionRow.key, PartitionRow.folder))}
-    except SQLAlchemyError:
-        return {}
-    finally:
-        engine.dispose()
 
 
 def key_folders(folders: Sequence[Path]) -> dict[str, Path]:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pdf_assets.core.types import Box
 from pdf_assets.evaluation.groundtruth import Cell, Table
-from pdf_assets.storage.db import make_engine
+from pdf_assets.storage.db import engine_scope
 
 FRAMES = ("documents", "pages", "regions", "texts", "tables", "figures", "failures")
 
@@ -175,12 +175,8 @@ def documents_from_frames(frames: dict[str, pd.DataFrame]) -> dict[str, DocOutpu
 
 def load_documents(db_url: str) -> dict[str, DocOutput]:
     """Read a database the pipeline wrote (SQLite or PostgreSQL) into `DocOutput`s."""
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            # the columns the database has, not the ones this checkout's schema declares:
-            # a database written by an older or newer version still scores
-            frames = {name: pd.read_sql_table(name, conn) for name in FRAMES}
-    finally:
-        engine.dispose()
+    with engine_scope(db_url, init=False) as engine, engine.connect() as conn:
+        # the columns the database has, not the ones this checkout's schema declares:
+        # a database written by an older or newer version still scores
+        frames = {name: pd.read_sql_table(name, conn) for name in FRAMES}
     return documents_from_frames(frames)

@@ -239,6 +239,20 @@ def init_db(engine: Engine) -> None:
     logger.debug("schema ready on %s", mask(engine.url))
 
 
+@contextmanager
+def engine_scope(url: str, *, init: bool = True) -> Iterator[Engine]:
+    """An engine for `url` (see `make_engine`), its schema brought up to date unless `init` is
+    False (readers that must never create tables, the migrations themselves), and disposed
+    when the block ends: short-lived callers hold no pooled connections after their work."""
+    engine = make_engine(url)
+    try:
+        if init:
+            init_db(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def check_database(url: str) -> None:
     """Connect to `url` and bring its schema up to date, or raise `DatabaseUnavailableError`.
 
@@ -246,16 +260,12 @@ def check_database(url: str) -> None:
     in seconds rather than after its inference, at the write. The message names the URL with
     the password masked and says what the driver said.
     """
-    engine: Engine | None = None
     try:
-        engine = make_engine(url)
-        init_db(engine)
+        with engine_scope(url):
+            pass
     except (SQLAlchemyError, OSError) as exc:  # OSError: e.g. a SQLite folder that cannot be made
         reason = getattr(exc, "orig", None) or exc
         raise DatabaseUnavailableError(f"cannot use the database {mask(url)}: {reason}") from exc
-    finally:
-        if engine is not None:
-            engine.dispose()
 
 
 @contextmanager

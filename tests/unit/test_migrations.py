@@ -27,6 +27,7 @@ from pdf_assets.storage.db import (
     SchemaVersionError,
     check_database,
     current_revision,
+    engine_scope,
     head_revision,
     init_db,
     make_engine,
@@ -251,6 +252,13 @@ def test_sqlite_busy_timeout_is_generous_and_configurable(tmp_path: Path, monkey
 def test_check_database_readies_a_reachable_database(url: str, engine: Engine) -> None:
     check_database(url)
     with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+
+
+def test_engine_scope_readies_the_schema_only_when_asked(url: str, engine: Engine) -> None:
+    with engine_scope(url, init=False) as scoped, scoped.connect() as conn:
+        assert current_revision(conn) is None  # a reader never creates tables
+    with engine_scope(url) as scoped, scoped.connect() as conn:
         assert current_revision(conn) == head_revision()
 
 

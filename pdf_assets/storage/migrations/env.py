@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from pdf_assets.core.config import default_db_url
-from pdf_assets.storage.db import make_engine, schema_lock
+from pdf_assets.storage.db import engine_scope, schema_lock
 from pdf_assets.storage.schema import Base
 
 
@@ -37,12 +37,9 @@ def main() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection, schema_lock(connection):
-            _run(connection)
-    finally:
-        engine.dispose()
+    # init=False: this is the upgrade `init_db` runs; the lock keeps other processes out.
+    with engine_scope(url, init=False) as engine, engine.connect() as connection, schema_lock(connection):
+        _run(connection)
 
 
 main()
