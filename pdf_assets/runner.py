@@ -30,8 +30,7 @@ from dagster._core.utils import make_new_run_id
 
 from pdf_assets.core.errors import DatabaseUnavailableError
 from pdf_assets.core.folders import partition_key_for
-from pdf_assets.defs.assets import MAX_PARTITIONS_PER_RUN
-from pdf_assets.defs.automation import RANGE_END, RANGE_START, contiguous_ranges
+from pdf_assets.defs.automation import RANGE_END, RANGE_START, run_ranges
 from pdf_assets.defs.definitions import build_definitions
 from pdf_assets.defs.guards import UNFINISHED, masked_url
 from pdf_assets.defs.jobs import pdf_job
@@ -63,17 +62,6 @@ def _resource(folders: dict[str, Path], args: argparse.Namespace) -> PdfAssetsRe
         tables=stage,
         figures=stage,
     )
-
-
-def run_ranges(keys: Sequence[str], order: Sequence[str], limit: int = MAX_PARTITIONS_PER_RUN) -> list[tuple[str, str]]:
-    """Contiguous ranges of `keys` in the partition `order`, none longer than `limit` keys."""
-    position = {k: i for i, k in enumerate(order)}
-    chunks: list[tuple[str, str]] = []
-    for start, end in contiguous_ranges(keys, order):
-        first, last = position[start], position[end]
-        for lo in range(first, last + 1, max(1, limit)):
-            chunks.append((order[lo], order[min(lo + max(1, limit) - 1, last)]))
-    return chunks
 
 
 def run_folders(folders: Sequence[Path], args: argparse.Namespace) -> int:

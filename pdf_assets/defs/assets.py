@@ -9,7 +9,6 @@ What is retried, what fails at once and what blocks downstream assets: see `guar
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -39,7 +38,7 @@ from pdf_assets.defs.metadata import (
     progress_to_log,
     run_log_progress,
 )
-from pdf_assets.defs.partitions import folder_partitions
+from pdf_assets.defs.partitions import MAX_PARTITIONS_PER_RUN, folder_partitions
 from pdf_assets.defs.resources import PdfAssetsResource
 from pdf_assets.stages.figures import extract_figures
 from pdf_assets.stages.layout import detect_layouts
@@ -59,9 +58,6 @@ from pdf_assets.storage.db import check_database, engine_scope
 from pdf_assets.storage.writes import write_by_partition
 
 GROUP = "pdf"
-#: Folders per backfill run: enough for full batches on every model, few enough that one
-#: run's values fit in memory and a failed run costs little to redo.
-MAX_PARTITIONS_PER_RUN = int(os.environ.get("PDF_ASSETS_MAX_PARTITIONS_PER_RUN", "50"))
 # Keyword arguments every asset shares; their types are as varied as `@asset`'s parameters.
 # No retry policy: `guards.stage_guard` retries transient errors only (see there why).
 COMMON: dict[str, Any] = {

@@ -2,9 +2,11 @@
 
 New or changed folders become partitions AND get processed: the sensor adds the
 partitions, reports the `pdf_folders` root asset (lineage starts at the files) and
-requests ONE run over the new keys using Dagster's partition-range tags. Dynamic
+requests runs over the new keys using Dagster's partition-range tags. Dynamic
 partitions are ordered by insertion, so keys added together form one contiguous range;
-changed older folders may not, and each contiguous range becomes its own run.
+changed older folders may not, and each contiguous range becomes its own run. A range
+longer than `MAX_PARTITIONS_PER_RUN` is split, as backfills and the CLI split theirs
+(`run_ranges` is the one place that does it).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dagster import (
 from pdf_assets.core.folders import InboxFolder, scan_inbox
 from pdf_assets.defs.jobs import pdf_job
 from pdf_assets.defs.partitions import (
+    MAX_PARTITIONS_PER_RUN,
     PARTITIONS_NAME,
     PartitionKeyConflict,
     check_bindings,
@@ -57,8 +60,23 @@ def contiguous_ranges(keys: Sequence[str], order: Sequence[str]) -> list[tuple[s
     return ranges
 
 
-def range_requests(fingerprints: Mapping[str, str], order: Sequence[str], reason: str) -> list[RunRequest]:
-    """One run per contiguous range of `fingerprints`' keys.
+def run_ranges(keys: Sequence[str], order: Sequence[str], limit: int | None = None) -> list[tuple[str, str]]:
+    """Contiguous ranges of `keys` in the partition `order`, none longer than `limit` keys
+    (default `MAX_PARTITIONS_PER_RUN`, read at the call)."""
+    position = {k: i for i, k in enumerate(order)}
+    step = max(1, MAX_PARTITIONS_PER_RUN if limit is None else limit)
+    chunks: list[tuple[str, str]] = []
+    for start, end in contiguous_ranges(keys, order):
+        first, last = position[start], position[end]
+        for lo in range(first, last + 1, step):
+            chunks.append((order[lo], order[min(lo + step - 1, last)]))
+    return chunks
+
+
+def range_requests(
+    fingerprints: Mapping[str, str], order: Sequence[str], reason: str, limit: int | None = None
+) -> list[RunRequest]:
+    """One run per contiguous range of `fingerprints`' keys, split at `limit` keys (`run_ranges`).
 
     The run key hashes the keys WITH their folder fingerprints (stable across processes), so
     every new state of a folder gets a new run while a repeated tick for the same state is
@@ -71,7 +89,7 @@ def range_requests(fingerprints: Mapping[str, str], order: Sequence[str], reason
             run_key=f"{reason}:{start}..{end}:{digest}",
             tags={RANGE_START: start, RANGE_END: end, "pdf_assets/trigger": reason},
         )
-        for start, end in contiguous_ranges(list(fingerprints), order)
+        for start, end in run_ranges(list(fingerprints), order, limit)
     ]
 
 

@@ -8,6 +8,7 @@ one request, and against the folder the database recorded for the key on its las
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from pdf_assets.storage.schema import PartitionRow
 PARTITIONS_NAME = "pdf_folders"
 
 folder_partitions = DynamicPartitionsDefinition(name=PARTITIONS_NAME)
+#: Folders per run, for backfills, the sensor, the schedule and the CLI alike: enough for full
+#: batches on every model, few enough that one run's values fit in memory and a failed run
+#: costs little to redo.
+MAX_PARTITIONS_PER_RUN = int(os.environ.get("PDF_ASSETS_MAX_PARTITIONS_PER_RUN", "50"))
 
 
 class PartitionKeyConflict(ConfigError):

@@ -27,6 +27,7 @@ from dagster import (
 )
 
 from pdf_assets.core.folders import KEY_PATTERN
+from pdf_assets.defs import automation
 from pdf_assets.defs.automation import RANGE_END, RANGE_START, inbox_sensor, nightly_catch_up
 from pdf_assets.defs.definitions import build_definitions
 from pdf_assets.defs.jobs import PIPELINE_ASSETS
@@ -114,6 +115,18 @@ def test_first_tick_adds_both_partitions_and_requests_one_run(
     assert sorted(events) == sorted(FOLDERS)
     assert all(e.asset_key.to_user_string() == "pdf_folders" for e in events.values())
     assert {k: e.metadata["pdfs"].value for k, e in events.items()} == {k: len(v) for k, v in FOLDERS.items()}
+
+
+def test_the_sensor_splits_new_folders_at_the_partitions_per_run_limit(
+    instance: DagsterInstance, resource: PdfAssetsResource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(automation, "MAX_PARTITIONS_PER_RUN", 1)
+    result = evaluate(instance, resource, cursor=None)
+
+    assert isinstance(result, SensorResult)
+    apply(instance, result)
+    assert [keys_in_range(instance, r) for r in result.run_requests] == [[k] for k in FOLDERS]
+    assert len({r.run_key for r in result.run_requests}) == len(FOLDERS)
 
 
 def test_unchanged_inbox_skips_and_a_changed_folder_runs_alone(

@@ -86,7 +86,7 @@ def test_a_run_refuses_a_partition_an_older_unfinished_run_holds(tmp_path: Path,
 
 
 def test_cli_ranges_never_exceed_the_partitions_per_run_limit() -> None:
-    from pdf_assets.runner import run_ranges
+    from pdf_assets.defs.automation import run_ranges
 
     order = ["a", "b", "c", "d", "e", "f", "g"]
     assert run_ranges(["a", "b", "c", "d", "e", "g"], order, limit=2) == [
