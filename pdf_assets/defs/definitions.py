@@ -34,6 +34,9 @@ def build_definitions(pdf: PdfAssetsResource | None = None) -> Definitions:
         sensors=[inbox_sensor],
         schedules=[nightly_catch_up],
         resources={"pdf": pdf, "pdf_values": values},
+        # The one executor setting, for this job and for materializations and backfills
+        # launched from the asset graph: in-process, so torch is imported and each model
+        # loaded once per run, not once per step.
         executor=in_process_executor,
     )
 

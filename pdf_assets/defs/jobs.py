@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetSelection, define_asset_job
 
 PIPELINE_ASSETS = (
     "pages",
@@ -14,10 +14,9 @@ PIPELINE_ASSETS = (
     "db_rows",
 )
 
-# In-process: torch is imported and each model loaded once per run, not once per step.
+# Its executor is the code location's (in-process, set once in `definitions.py`).
 pdf_job = define_asset_job(
     "process_pdf_folders",
     selection=AssetSelection.assets(*PIPELINE_ASSETS),
-    executor_def=in_process_executor,
     description="Render, analyse and store every PDF of the selected folders, stage by stage.",
 )

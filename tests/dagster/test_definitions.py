@@ -40,6 +40,7 @@ def test_asset_shares_partitions_backfill_policy_and_retries(name: str) -> None:
 def test_job_sensor_and_schedule_are_defined() -> None:
     job = defs.resolve_job_def("process_pdf_folders")
     assert job.executor_def.name == "in_process"
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
     assert defs.resolve_sensor_def("inbox_sensor").default_status.value == "RUNNING"
     assert defs.resolve_schedule_def("nightly_catch_up").cron_schedule == "0 2 * * *"
 
