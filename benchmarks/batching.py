@@ -147,8 +147,7 @@ def cut(image: Image.Image, region: Region, pdf_path: str, folder: Path, text_la
     piece = image.crop((round(px.x0), round(px.y0), round(px.x1), round(px.y1)))
     path = folder / f"crop-{region.key.slug()}.png"
     piece.save(path)
-    lines = (Box(0, 0, piece.width, piece.height),) if region.kind.value == "text" else ()
-    return Crop(region, pdf_path, str(path), PX_PER_PT, piece.width, piece.height, text_layer, lines)
+    return Crop(region, pdf_path, str(path), PX_PER_PT, piece.width, piece.height, text_layer)
 
 
 def per_stage(text: str, what: str) -> dict[str, str]:

@@ -193,7 +193,6 @@ class Crop:
     width_px: int
     height_px: int
     text_layer: bool  # the page has a text layer worth trusting
-    line_boxes: tuple[Box, ...] = ()  # text-line boxes in crop pixels, when known
     page_image: str = ""  # the stored page image the crop is cut from
     padded_box: Box | None = None  # the cut-out area in page points (region box plus padding, clipped)
     cut: bool = True  # False until `image_path` is written (text read from the text layer needs no image)

@@ -53,7 +53,7 @@ class Sample:
     page: PageRef
     root: Path
 
-    def crop(self, box: Box, label: str, index: int, text_layer: bool = True, line_boxes: tuple[Box, ...] = ()) -> Crop:
+    def crop(self, box: Box, label: str, index: int, text_layer: bool = True) -> Crop:
         """Cut `box` (plus the pipeline's padding) from the page image, as the pipeline does."""
         s = self.page.px_per_pt
         region = Region(RegionKey(self.page.doc_id, 0, index), "p1", label, kind_of_label(label), box, 1.0)
@@ -64,7 +64,7 @@ class Sample:
         out = self.root / f"crop-{index}.png"
         piece.save(out)
         return Crop(
-            region, str(self.pdf), str(out), s, piece.width, piece.height, text_layer, line_boxes,
+            region, str(self.pdf), str(out), s, piece.width, piece.height, text_layer,
             page_image=self.page.image_path, padded_box=padded.clipped(PAGE_W, PAGE_H),
         )  # fmt: skip
 

@@ -10,8 +10,6 @@ runs in the CPU `preprocess` phase.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from PIL import Image
 
@@ -74,9 +72,9 @@ def segment_lines(image: Image.Image) -> list[Box]:
     return boxes
 
 
-def line_images(image: Image.Image, line_boxes: Sequence[Box] = ()) -> list[Image.Image]:
-    """The crop cut into RGB line images: given boxes first, else the projection profile."""
-    boxes = list(line_boxes) or segment_lines(image)
+def line_images(image: Image.Image) -> list[Image.Image]:
+    """The crop cut into RGB line images, at the lines its projection profile finds."""
+    boxes = segment_lines(image)
     rgb = image.convert("RGB")
     out: list[Image.Image] = []
     for box in boxes:

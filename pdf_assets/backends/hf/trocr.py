@@ -2,7 +2,7 @@
 
 TrOCR reads one text line per image, but the batch runner's items are crops (paragraphs,
 titles, captions). `preprocess` therefore splits every crop of a batch into lines (the
-layout's `line_boxes` when known, else a projection profile, see `lines.py`) and the whole
+projection profile, see `lines.py`) and the whole
 batch's lines go through one padded `generate` call; `postprocess` joins each crop's lines
 back with newlines. `cost` estimates the line count so a batch holds crops of similar size
 and the line batch stays close to the runner's intent.
@@ -74,15 +74,13 @@ class TrOcrModel(TorchBatchModel[Crop, LineBatch, LineRaw, OcrText]):
         self.upload = side_stream(device, is_fast_processor(getattr(processor, "image_processor", None)))
 
     def cost(self, item: Crop) -> float:
-        if item.line_boxes:
-            return float(len(item.line_boxes))
         return max(1.0, item.height_px / (LINE_HEIGHT_PT * max(item.px_per_pt, 1e-6)))
 
     def preprocess(self, items: Sequence[Crop]) -> LineBatch:
         lines: list[Image.Image] = []
         counts: list[int] = []
         for crop in items:
-            crop_lines = line_images(open_rgb(crop.image_path), crop.line_boxes)
+            crop_lines = line_images(open_rgb(crop.image_path))
             lines.extend(crop_lines)
             counts.append(len(crop_lines))
         if not lines:
