@@ -21,7 +21,6 @@ from pdf_assets.storage.schema import (
     PageRow,
     PartitionRow,
     RegionRow,
-    StageMetricRow,
     TableRow,
     TextRow,
 )
@@ -83,18 +82,12 @@ class FailureRecord:
 
 @dataclass(frozen=True)
 class SummaryData:
-    """The database at a glance: partitions, recent failures, the latest run's stage metrics."""
+    """The database at a glance: partitions and recent failures (a run's stage metrics are
+    printed by `report.print_run_summary`)."""
 
     partitions: tuple[PartitionSummary, ...]
     recent_failures: tuple[FailureRecord, ...]
-    latest_run_id: str | None
-    latest_metrics: tuple[dict[str, float | int | str], ...]
 
-
-# The per-stage numbers of a metrics row, as `StageMetrics.as_dict` names them.
-_METRIC_FIELDS = tuple(
-    c.name for c in StageMetricRow.__table__.columns if c.name not in ("id", "run_id", "partitions", "created_at")
-)
 
 # How each child table reaches documents.partition, nearest parent first.
 _PATHS: dict[type[Base], tuple[type[Base], ...]] = {
@@ -154,15 +147,8 @@ def _partition_summaries(session: Session) -> tuple[PartitionSummary, ...]:
 
 
 def summary(session: Session, *, failure_limit: int = 20) -> SummaryData:
-    """Per-partition counts, the newest failures, and the stage metrics of the latest run."""
+    """Per-partition counts and the newest failures."""
     newest = select(FailureRow).order_by(FailureRow.id.desc()).limit(failure_limit)
     failures = session.execute(newest).scalars()
     recent = tuple(FailureRecord(f.partition, f.run_id, f.stage, f.item, f.error) for f in failures)
-    latest = session.scalar(select(StageMetricRow.run_id).order_by(StageMetricRow.id.desc()).limit(1))
-    metrics: tuple[dict[str, float | int | str], ...] = ()
-    if latest is not None:
-        rows = session.execute(
-            select(StageMetricRow).where(StageMetricRow.run_id == latest).order_by(StageMetricRow.id)
-        ).scalars()
-        metrics = tuple({name: getattr(m, name) for name in _METRIC_FIELDS} for m in rows)
-    return SummaryData(_partition_summaries(session), recent, latest, metrics)
+    return SummaryData(_partition_summaries(session), recent)

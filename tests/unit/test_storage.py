@@ -263,20 +263,10 @@ def test_summary_reports_counts(engine: Engine) -> None:
         assert got.texts_by_source == dict(Counter(t.source for t in bundle.texts))
         assert (got.tables, got.figures) == (len(bundle.tables), len(bundle.figures))
         assert got.updated_at.tzinfo is not None
-    assert data.latest_run_id == "run-1"
     assert len(data.recent_failures) == 2
-    assert [m["stage"] for m in data.latest_metrics] == ["layout", "layout"]
-    assert data.latest_metrics[0]["max_batch_size"] == 4 and data.latest_metrics[0]["min_batch_size"] == 2
-
-
-def test_summary_shows_only_the_latest_runs_metrics(engine: Engine) -> None:
-    write(engine, make_bundle("a"))
-    later = make_bundle("b", run_id="run-2")
-    write(engine, replace(later, metrics=(StageMetrics("tables", peak_memory_bytes=80 * 2**30),)))
-    with session_scope(engine) as session:
-        data = summary(session)
-    assert data.latest_run_id == "run-2"
-    assert [(m["stage"], m["peak_memory_bytes"]) for m in data.latest_metrics] == [("tables", 80 * 2**30)]
+    metrics = read_frame(engine, "stage_metrics")
+    assert list(metrics.stage) == ["layout", "layout"]  # one row per partition's bundle, as written
+    assert list(metrics.max_batch_size) == [4, 4] and list(metrics.min_batch_size) == [2, 2]
 
 
 def test_partition_states_are_utc(engine: Engine) -> None:
