@@ -153,7 +153,7 @@ def test_batches_are_pinned_before_the_copy(
     (page,) = read_rgb_pinned([sample.page.image_path])
     assert page.is_pinned() and page.dtype == torch.uint8
     with Image.open(sample.page.image_path) as image:
-        expected = np.asarray(image.convert("RGB"))
+        expected = np.array(image.convert("RGB"))
     (on_device,) = to_device([expected], DEVICE)
     assert on_device.device.type == "cuda" and tuple(on_device.shape) == (3, *expected.shape[:2])
     assert torch.equal(on_device.permute(1, 2, 0).cpu(), torch.from_numpy(expected))
