@@ -60,5 +60,5 @@ def test_known_counts(corpus_evaluation: tuple[dict[str, Any], dict[str, DocOutp
     assert {name: len(docs[name].pages) for name in PAGES} == PAGES
     assert len(docs["twotables_2.pdf"].tables()) == 2
     assert len(docs["issue-297-example.pdf"].tables()) == 0
-    assert docs["issue-297-example.pdf"].status == "ok"
+    assert docs["issue-297-example.pdf"].status == "partial"  # repaired by MuPDF: content may be missing
     assert [r.text_source for r in docs["ocr_test.pdf"].regions if r.text] == ["ocr"]

@@ -180,7 +180,8 @@ def test_hostile_pdfs_in_one_folder_are_stored_as_errors_and_the_good_one_fully(
     errors = {name for name, (_, word) in HOSTILE.items() if word}
     assert {n for n, (status, error, _) in rows["hostile"].items() if status == "error" and error} == errors
     assert rows["hostile"]["good"] == (*rows["clean"]["good"][:2], 2) and rows["clean"]["good"][0] == "ok"
-    assert rows["hostile"]["image_bomb"][::2] == ("ok", 1)
+    # rendered safely, but its one page came out blank with no text layer: partial, not ok
+    assert rows["hostile"]["image_bomb"][::2] == ("partial", 1)
     assert _regions(resource, "hostile", "good") == _regions(resource, "clean", "good") > 0
 
 
