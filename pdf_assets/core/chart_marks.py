@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pdf_assets.core.types import Box
+from pdf_assets.core.types import Box, Centred
 
 MAX_SWATCH_PT = 60.0
 
@@ -21,7 +21,7 @@ _NUMBER = re.compile(r"^[(\[]?([-+\u2212]?[$\u20ac\u00a3]?\d+(?:[.,]\d+)*)[%)\]]
 
 
 @dataclass(frozen=True)
-class Word:
+class Word(Centred):
     """One word of the text layer: its box in points and its text."""
 
     x0: float
@@ -29,14 +29,6 @@ class Word:
     x1: float
     y1: float
     text: str
-
-    @property
-    def cx(self) -> float:
-        return (self.x0 + self.x1) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.y0 + self.y1) / 2
 
     @property
     def height(self) -> float:

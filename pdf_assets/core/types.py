@@ -46,6 +46,24 @@ def kind_of_label(label: str) -> RegionKind:
     return RegionKind.TEXT
 
 
+class Centred:
+    """For records of text-layer words and glyphs that carry `x0, y0, x1, y1` (points) as
+    fields of their own: their centre, which decides the cell, column or label they belong to."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+
 @dataclass(frozen=True)
 class Box:
     """Axis-aligned rectangle (x0, y0) top-left to (x1, y1) bottom-right."""

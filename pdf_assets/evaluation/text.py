@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -79,10 +79,16 @@ def paged_edit_similarity(truth: Sequence[str], predicted: Sequence[str]) -> flo
     Pages are aligned by number, so text that lands on the right page in the wrong order
     still costs, while the cost stays linear in the number of pages.
     """
+    return _pooled_similarity(truth, predicted, normalize)
+
+
+def _pooled_similarity(truth: Sequence[str], predicted: Sequence[str], encode: Callable[[str], str]) -> float:
+    """1 - sum(distance) / sum(longer length) over pages aligned by number, each page's text
+    encoded first (normalised characters, or one code point per word)."""
     total = distance = 0
     for i in range(max(len(truth), len(predicted))):
-        a = normalize(truth[i]) if i < len(truth) else ""
-        b = normalize(predicted[i]) if i < len(predicted) else ""
+        a = encode(truth[i]) if i < len(truth) else ""
+        b = encode(predicted[i]) if i < len(predicted) else ""
         total += max(len(a), len(b))
         distance += levenshtein(a, b)
     return 1.0 - distance / total if total else 1.0
@@ -114,13 +120,7 @@ def word_order_similarity(truth: Sequence[str], predicted: Sequence[str]) -> flo
     def encode(text: str) -> str:
         return "".join(codes.setdefault(w, chr(0xF0000 + len(codes))) for w in words(text))
 
-    total = distance = 0
-    for i in range(max(len(truth), len(predicted))):
-        a = encode(truth[i]) if i < len(truth) else ""
-        b = encode(predicted[i]) if i < len(predicted) else ""
-        total += max(len(a), len(b))
-        distance += levenshtein(a, b)
-    return 1.0 - distance / total if total else 1.0
+    return _pooled_similarity(truth, predicted, encode)
 
 
 def fuzzy_find(needle: str, haystack: str, max_diffs: int) -> int:

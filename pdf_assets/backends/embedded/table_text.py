@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 
 import pymupdf
 
+from pdf_assets.core.types import Centred
+
 Rect = tuple[float, float, float, float]  # points, (x0, y0, x1, y1)
 
 #: unit vectors (along the text, down the lines) of each quarter turn, y pointing down
@@ -33,7 +35,7 @@ _AXES: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {
 
 
 @dataclass(frozen=True)
-class Char:
+class Char(Centred):
     """One glyph of the text layer: its box, font size, baseline and writing direction.
 
     `turn` is the direction in quarter turns clockwise on the page (0 = left to right,
@@ -49,14 +51,6 @@ class Char:
     size: float
     baseline: float
     turn: int = 0
-
-    @property
-    def cx(self) -> float:
-        return (self.x0 + self.x1) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.y0 + self.y1) / 2
 
 
 def quarter_turn(direction: Sequence[float]) -> int:
