@@ -9,7 +9,7 @@ What is retried, what fails at once and what blocks downstream assets: see `guar
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from dagster import (
@@ -40,6 +40,7 @@ from pdf_assets.defs.metadata import (
 )
 from pdf_assets.defs.partitions import MAX_PARTITIONS_PER_RUN, folder_partitions
 from pdf_assets.defs.resources import PdfAssetsResource
+from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.figures import extract_figures
 from pdf_assets.stages.layout import detect_layouts
 from pdf_assets.stages.manifests import (
@@ -125,14 +126,13 @@ def layouts(
     context: AssetExecutionContext, pdf: PdfAssetsResource, pages: dict[str, PagesManifest]
 ) -> Iterator[Output | AssetCheckResult]:
     """Regions with labels and boxes (PDF points) for all pages of the run, in batches."""
-    with stage_guard():
-        refuse_overlapping_runs(context)
-        check_database(pdf.database_url())
-        result = detect_layouts(pages, progress_to_log(context, pdf.engine()))
-    counts = {k: {"regions": len(m.regions)} for k, m in result.items()}
-    yield Output(result, metadata=_stage_meta(result, counts))
-    items = sum(len(m.pages) for m in pages.values())
-    yield failed_share_check("pages_analysed", all_failures(result), items, pdf.max_failed_share)
+    yield from _model_stage(
+        context,
+        pdf,
+        lambda engine: detect_layouts(pages, engine),
+        lambda m: {"regions": len(m.regions)},
+        ("pages_analysed", sum(len(m.pages) for m in pages.values())),
+    )
 
 
 @asset(**COMMON)
@@ -158,14 +158,13 @@ def text_results(
     context: AssetExecutionContext, pdf: PdfAssetsResource, categorized_regions: dict[str, CategorizedRegions]
 ) -> Iterator[Output | AssetCheckResult]:
     """Text per region: the text layer where usable, OCR (batched over the run) elsewhere."""
-    with stage_guard():
-        refuse_overlapping_runs(context)
-        check_database(pdf.database_url())
-        result = extract_text(categorized_regions, progress_to_log(context, pdf.engine()))
-    counts = {k: _by_source(m) for k, m in result.items()}
-    yield Output(result, metadata=_stage_meta(result, counts))
-    items = sum(len(m.text) for m in categorized_regions.values())
-    yield failed_share_check("regions_read", all_failures(result), items, pdf.max_failed_share)
+    yield from _model_stage(
+        context,
+        pdf,
+        lambda engine: extract_text(categorized_regions, engine),
+        _by_source,
+        ("regions_read", sum(len(m.text) for m in categorized_regions.values())),
+    )
 
 
 @asset(
@@ -177,14 +176,13 @@ def table_results(
     context: AssetExecutionContext, pdf: PdfAssetsResource, categorized_regions: dict[str, CategorizedRegions]
 ) -> Iterator[Output | AssetCheckResult]:
     """Cell grids with spans for every table region, exported as CSV / Markdown / HTML."""
-    with stage_guard():
-        refuse_overlapping_runs(context)
-        check_database(pdf.database_url())
-        result = extract_tables(categorized_regions, progress_to_log(context, pdf.engine()))
-    counts = {k: {"tables": len(m.results), "cells": sum(len(t.cells) for t in m.results)} for k, m in result.items()}
-    yield Output(result, metadata=_stage_meta(result, counts))
-    items = sum(len(m.tables) for m in categorized_regions.values())
-    yield failed_share_check("tables_read", all_failures(result), items, pdf.max_failed_share)
+    yield from _model_stage(
+        context,
+        pdf,
+        lambda engine: extract_tables(categorized_regions, engine),
+        lambda m: {"tables": len(m.results), "cells": sum(len(t.cells) for t in m.results)},
+        ("tables_read", sum(len(m.tables) for m in categorized_regions.values())),
+    )
 
 
 @asset(
@@ -199,14 +197,13 @@ def figure_results(
     text_results: dict[str, TextManifest],
 ) -> Iterator[Output | AssetCheckResult]:
     """Figure crops with linked captions, and chart data where a chart model is configured."""
-    with stage_guard():
-        refuse_overlapping_runs(context)
-        check_database(pdf.database_url())
-        result = extract_figures(categorized_regions, text_results, progress_to_log(context, pdf.engine()))
-    counts = {k: {"figures": len(m.results), "charts": sum(1 for f in m.results if f.chart)} for k, m in result.items()}
-    yield Output(result, metadata=_stage_meta(result, counts))
-    items = sum(len(m.figures) for m in categorized_regions.values())
-    yield failed_share_check("figures_read", all_failures(result), items, pdf.max_failed_share)
+    yield from _model_stage(
+        context,
+        pdf,
+        lambda engine: extract_figures(categorized_regions, text_results, engine),
+        lambda m: {"figures": len(m.results), "charts": sum(1 for f in m.results if f.chart)},
+        ("figures_read", sum(len(m.figures) for m in categorized_regions.values())),
+    )
 
 
 @asset(**COMMON)
@@ -243,6 +240,25 @@ def write_partitions(url: str, outputs: PipelineOutputs, run_id: str) -> tuple[d
     with engine_scope(url) as engine:
         inserted = write_by_partition(engine, bundle)
     return inserted, len(bundle.failures)
+
+
+def _model_stage(
+    context: AssetExecutionContext,
+    pdf: PdfAssetsResource,
+    run: Callable[[InferenceEngine], Mapping[str, Any]],
+    counts: Callable[[Any], Mapping[str, int]],
+    check: tuple[str, int],
+) -> Iterator[Output | AssetCheckResult]:
+    """The body every model stage shares: refuse a partition an older run still holds, check
+    the database before the model work, run the stage over every partition, then report
+    its metadata and the blocking failed-share check (`check` = its name and item count)."""
+    with stage_guard():
+        refuse_overlapping_runs(context)
+        check_database(pdf.database_url())
+        result = run(progress_to_log(context, pdf.engine()))
+    yield Output(result, metadata=_stage_meta(result, {k: counts(m) for k, m in result.items()}))
+    name, items = check
+    yield failed_share_check(name, all_failures(result), items, pdf.max_failed_share)
 
 
 def _by_source(manifest: TextManifest) -> dict[str, int]:
