@@ -2,7 +2,8 @@
 
 `demo` and `run` execute the same Dagster job the UI runs, in this process, over a
 partition range (so lineage and run history show up in the UI afterwards when
-DAGSTER_HOME is set); `show` prints what is in the database.
+DAGSTER_HOME is set); `show` prints what is in the database and `export` writes its
+documents as Markdown and JSON files.
 """
 
 from __future__ import annotations
@@ -104,6 +105,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return print_summary(args.db_url)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pdf_assets.core.config import default_db_url
+    from pdf_assets.export import export_partitions
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    try:
+        written = export_partitions(args.db_url or default_db_url(), args.keys, Path(args.to), formats)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} files under {Path(args.to).resolve()}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from pdf_assets.evaluation.cli import run_eval
 
@@ -139,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
     show = sub.add_parser("show", help="print what the database holds")
     show.add_argument("--db-url", help="SQLAlchemy URL (default: $PDF_ASSETS_DB_URL or SQLite in the data dir)")
+    export = sub.add_parser("export", help="write stored documents as Markdown and JSON files")
+    export.add_argument("keys", nargs="+", help="partition keys (folder names) to export")
+    export.add_argument("--to", required=True, help="output folder (one subfolder per partition)")
+    export.add_argument("--format", default="md,json", help="comma-separated: md, json (default: both)")
+    export.add_argument("--db-url", help="SQLAlchemy URL (default: $PDF_ASSETS_DB_URL or SQLite in the data dir)")
     from pdf_assets.evaluation.cli import add_eval_arguments
 
     add_eval_arguments(sub.add_parser("eval", help="score a run against a corpus's ground truth"))
@@ -150,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if args.command in ("demo", "run"):
         _use_passwords(args)
-    handlers = {"demo": _cmd_demo, "run": _cmd_run, "show": _cmd_show, "eval": _cmd_eval}
+    handlers = {"demo": _cmd_demo, "run": _cmd_run, "show": _cmd_show, "export": _cmd_export, "eval": _cmd_eval}
     return handlers[args.command](args)
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from pdf_assets.core.types import Box
 from pdf_assets.evaluation.groundtruth import Cell, Table
 from pdf_assets.storage.db import engine_scope
+from pdf_assets.storage.queries import stored_frames
 
 FRAMES = ("documents", "pages", "regions", "texts", "tables", "figures", "failures")
 
@@ -175,8 +176,6 @@ def documents_from_frames(frames: dict[str, pd.DataFrame]) -> dict[str, DocOutpu
 
 def load_documents(db_url: str) -> dict[str, DocOutput]:
     """Read a database the pipeline wrote (SQLite or PostgreSQL) into `DocOutput`s."""
-    with engine_scope(db_url, init=False) as engine, engine.connect() as conn:
-        # the columns the database has, not the ones this checkout's schema declares:
-        # a database written by an older or newer version still scores
-        frames = {name: pd.read_sql_table(name, conn) for name in FRAMES}
+    with engine_scope(db_url, init=False) as engine:
+        frames = stored_frames(engine, FRAMES)
     return documents_from_frames(frames)

@@ -4,6 +4,7 @@ summary the CLI's `show` prints. Kept apart from the write path in `repository`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -49,6 +50,14 @@ def read_frame(engine: Engine, table_name: str) -> pd.DataFrame:
         raise ConfigError(f"unknown table {table_name!r}; expected one of {sorted(TABLES)}")
     with engine.connect() as conn:
         return pd.read_sql(select(model.__table__), conn)
+
+
+def stored_frames(engine: Engine, names: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Whole tables with the columns the database has, not the ones this checkout's schema
+    declares (`read_sql_table` reflects them), so a database written by an older or newer
+    version still reads; the readers that turn stored rows back into documents share it."""
+    with engine.connect() as conn:
+        return {name: pd.read_sql_table(name, conn) for name in names}
 
 
 @dataclass(frozen=True)
