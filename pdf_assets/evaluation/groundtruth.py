@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pdf_assets.core.types import Box
+from pdf_assets.core.types import Box, TableCell
 
 # docling's labels onto the project's region kinds (core.types LABELS -> kind_of_label):
 # pictures are figures, tables and the table of contents (`document_index`) are tables,
@@ -24,15 +24,9 @@ from pdf_assets.core.types import Box
 DOCLING_KIND: dict[str, str] = {"picture": "figure", "chart": "figure", "table": "table", "document_index": "table"}
 
 
-@dataclass(frozen=True)
-class Cell:
-    """A table cell at its anchor (top-left covered) position; 0-based, spans >= 1."""
-
-    row: int
-    col: int
-    text: str
-    row_span: int = 1
-    col_span: int = 1
+# A table cell at its anchor (top-left covered) position, 0-based, spans >= 1: the same
+# record the pipeline produces, so truth and prediction compare field by field.
+Cell = TableCell
 
 
 @dataclass(frozen=True)
