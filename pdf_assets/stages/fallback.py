@@ -19,7 +19,7 @@ from pdf_assets.core.batching import StageRun
 from pdf_assets.core.types import Crop, ItemFailure, OcrText, RegionKey, StageMetrics, TextResult
 from pdf_assets.stages.crops import cut_pending
 from pdf_assets.stages.engine import InferenceEngine
-from pdf_assets.stages.text import TEXT_LAYER_ENGINE, clean_text, text_layer_texts
+from pdf_assets.stages.text import TEXT_LAYER_ENGINE, clean_text, text_layer_texts, text_result
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +41,6 @@ class Fallback:
         return tuple(self.failures.get(partition, ()))
 
 
-def _text(crop: Crop, text: str, source: str, confidence: float, engine: str) -> TextResult:
-    region = crop.region
-    return TextResult(region.key, region.partition, region.label, text, source, confidence, engine)
-
-
 def _ocr(crops: Sequence[Crop], engine: InferenceEngine) -> tuple[list[TextResult], tuple[StageMetrics, ...]]:
     """OCR of the crops, in one batched run; crops that cannot be cut or read are skipped."""
     cut, cut_failures = cut_pending(crops)
@@ -63,7 +58,7 @@ def _ocr(crops: Sequence[Crop], engine: InferenceEngine) -> tuple[list[TextResul
             continue
         text = clean_text(out.text)
         if text:
-            texts.append(_text(crop, text, "ocr", out.confidence, name))
+            texts.append(text_result(crop, text, "ocr", out.confidence, name))
     return texts, (replace(run.metrics, stage=FALLBACK_OCR_STAGE),)
 
 
@@ -78,7 +73,7 @@ def fallback_texts(crops: Sequence[Crop], failures: Sequence[ItemFailure], engin
     failed_keys = list(dict.fromkeys(f.region for f in failures if f.region in by_key))
     failed = [by_key[k] for k in failed_keys if k is not None]
     layer = text_layer_texts(failed)
-    texts = [_text(failed[i], text, "text_layer", 1.0, TEXT_LAYER_ENGINE) for i, text in sorted(layer.items())]
+    texts = [text_result(failed[i], text, "text_layer", 1.0, TEXT_LAYER_ENGINE) for i, text in sorted(layer.items())]
     ocr_texts, metrics = _ocr([c for i, c in enumerate(failed) if i not in layer], engine)
     texts += ocr_texts
     recovered: dict[RegionKey, str] = {t.key: t.source for t in texts}

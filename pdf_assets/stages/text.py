@@ -84,7 +84,8 @@ def text_layer_texts(crops: Sequence[Crop]) -> dict[int, str]:
     return {i: t for i, t in zip(layer, texts, strict=True) if t is not None and usable_text(t)}
 
 
-def _result(crop: Crop, text: str, source: str, confidence: float, engine: str) -> TextResult:
+def text_result(crop: Crop, text: str, source: str, confidence: float, engine: str) -> TextResult:
+    """The text of a crop's region as the text stage (and the fallback for failed regions) stores it."""
     region = crop.region
     return TextResult(region.key, region.partition, region.label, text, source, confidence, engine)
 
@@ -100,14 +101,14 @@ def extract_text(categorized: Mapping[str, CategorizedRegions], engine: Inferenc
     ocr_engine = run.metrics.backend or engine.spec("ocr").backend
 
     def convert(crop: Crop, out: OcrText) -> TextResult:
-        return _result(crop, clean_text(out.text), "ocr", out.confidence, ocr_engine)
+        return text_result(crop, clean_text(out.text), "ocr", out.confidence, ocr_engine)
 
     collected = collect_crops("ocr", pending, run, convert)
     for failure in cut_failures:
         collected.failures[failure.partition or ""].append(failure)
     for i, text in sorted(layer.items()):
         crop = crops[i]
-        collected.results[crop.region.partition].append(_result(crop, text, "text_layer", 1.0, TEXT_LAYER_ENGINE))
+        collected.results[crop.region.partition].append(text_result(crop, text, "text_layer", 1.0, TEXT_LAYER_ENGINE))
     return {
         key: TextManifest(
             key,
