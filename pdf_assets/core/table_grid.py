@@ -49,7 +49,7 @@ def _dedupe(boxes: Sequence[Box], vertical: bool) -> list[Box]:
 def _union(boxes: Sequence[Box]) -> Box | None:
     if not boxes:
         return None
-    return Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+    return boxes[0].union(*boxes[1:])
 
 
 def _nearest(value: float, spans: Sequence[tuple[float, float]]) -> int:

@@ -111,6 +111,21 @@ class Box:
         h = min(self.y1, other.y1) - max(self.y0, other.y0)
         return w * h if w > 0 and h > 0 else 0.0
 
+    def union(self, *others: Box) -> Box:
+        """The smallest box holding this one and every one of `others`."""
+        boxes = (self, *others)
+        x0, y0 = min(b.x0 for b in boxes), min(b.y0 for b in boxes)
+        return Box(x0, y0, max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+
+    def touches(self, other: Box, gap: float = 0.0) -> bool:
+        """Overlapping, sharing an edge, or at most `gap` apart on both axes."""
+        return (
+            self.x0 <= other.x1 + gap
+            and other.x0 <= self.x1 + gap
+            and self.y0 <= other.y1 + gap
+            and other.y0 <= self.y1 + gap
+        )
+
     def iou(self, other: Box) -> float:
         inter = self.intersection(other)
         union = self.area + other.area - inter

@@ -70,15 +70,6 @@ def _covered(word: Word, boxes: Sequence[Box]) -> bool:
     return any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in boxes)
 
 
-def _union(words: Sequence[Word]) -> Box:
-    return Box(
-        min(w.box.x0 for w in words),
-        min(w.box.y0 for w in words),
-        max(w.box.x1 for w in words),
-        max(w.box.y1 for w in words),
-    )
-
-
 def uncovered_pieces(words: Sequence[Word], boxes: Sequence[Box]) -> list[list[Word]]:
     """Runs of uncovered words: whole uncovered lines of a block join one run; a line that
     is partly covered ends the run and its uncovered words stand alone (so a piece's box
@@ -127,7 +118,8 @@ def remainder_boxes(page: PageRef, regions: Sequence[Region], words: Sequence[Wo
     uncovered = sum(w.chars for piece in pieces for w in piece)
     if uncovered < MIN_UNCOVERED_CHARS or (has_text and uncovered < UNCOVERED_SHARE * total):
         return []
-    boxes = merge_overlapping([_union(piece).clipped(page.width_pt, page.height_pt) for piece in pieces])
+    spans = [piece[0].box.union(*(w.box for w in piece[1:])) for piece in pieces]
+    boxes = merge_overlapping([box.clipped(page.width_pt, page.height_pt) for box in spans])
     return sorted((b for b in boxes if b.area > 0), key=lambda b: (round(b.y0), b.x0))
 
 
@@ -141,7 +133,7 @@ def merge_overlapping(boxes: Sequence[Box]) -> list[Box]:
             if hit is None:
                 break
             other = merged.pop(hit)
-            box = Box(min(box.x0, other.x0), min(box.y0, other.y0), max(box.x1, other.x1), max(box.y1, other.y1))
+            box = box.union(other)
         merged.append(box)
     return merged
 

@@ -98,8 +98,8 @@ def chart_area(box: Box, drawings: Sequence[Box], page: Box) -> Box:
     """The figure box grown to the drawings it touches (until none is left), plus a margin."""
     grown = box
     for _ in range(4):
-        touching = [d for d in drawings if d.area < 0.9 * page.area and _touches(d, grown)]
-        new = _union(grown, touching)
+        touching = [d for d in drawings if d.area < 0.9 * page.area and d.touches(grown)]
+        new = grown.union(*touching)
         if new == grown:
             break
         grown = new
@@ -110,19 +110,6 @@ def chart_area(box: Box, drawings: Sequence[Box], page: Box) -> Box:
     return Box(grown.x0 - mx, grown.y0 - my, grown.x1 + mx, grown.y1 + my).clipped(page.x1, page.y1)
 
 
-def _touches(a: Box, b: Box) -> bool:
-    return a.x0 <= b.x1 and b.x0 <= a.x1 and a.y0 <= b.y1 and b.y0 <= a.y1
-
-
-def _union(box: Box, others: Sequence[Box]) -> Box:
-    return Box(
-        min([box.x0, *(o.x0 for o in others)]),
-        min([box.y0, *(o.y0 for o in others)]),
-        max([box.x1, *(o.x1 for o in others)]),
-        max([box.y1, *(o.y1 for o in others)]),
-    )
-
-
 def read_figure(page: pymupdf.Page, box: Box, drawings: list[dict[str, Any]] | None = None) -> ChartReading:
     """The chart data of the figure at `box` on `page` (points), or why there is none."""
     paths = drawings if drawings is not None else page.get_cdrawings()
@@ -130,10 +117,10 @@ def read_figure(page: pymupdf.Page, box: Box, drawings: list[dict[str, Any]] | N
         return ChartReading(None, f"{len(paths)} vector paths: a map or an illustration, not a chart")
     bounds = Box(*page.rect)
     area = chart_area(box, [Box(*p["rect"]) for p in paths], bounds)
-    inside = [p for p in paths if _touches(Box(*p["rect"]), area) and Box(*p["rect"]).area < 0.9 * bounds.area]
+    inside = [p for p in paths if Box(*p["rect"]).touches(area) and Box(*p["rect"]).area < 0.9 * bounds.area]
     if len(inside) < MIN_PATHS:
         return ChartReading(None, f"only {len(inside)} vector paths")
-    marks = [m for p in inside for m in marks_of(p) if _touches(m.box, area)]
+    marks = [m for p in inside for m in marks_of(p) if m.box.touches(area)]
     words = [
         Word(float(w[0]), float(w[1]), float(w[2]), float(w[3]), str(w[4]))
         for w in page.get_text("words")

@@ -144,3 +144,13 @@ def test_drawn_artwork_no_region_touches_becomes_a_figure() -> None:
         ("figure", Box(515, 27, 585, 54)),
         ("text", Box(60, 100, 550, 200)),
     ]
+
+
+def test_box_union_holds_every_box_and_touches_counts_edges_and_gaps() -> None:
+    a, b, c = Box(0, 0, 10, 10), Box(12, 5, 20, 8), Box(-3, 4, 1, 30)
+    assert a.union() == a
+    assert a.union(b, c) == Box(-3, 0, 20, 30)
+    assert a.touches(Box(10, 10, 11, 11))  # a shared corner
+    assert not a.touches(b)
+    assert a.touches(b, gap=2.0) and b.touches(a, gap=2.0)
+    assert not a.touches(b, gap=1.9)

@@ -50,14 +50,6 @@ _NUMBER = re.compile(r"^\s*[-+\u2212]?[$\u20ac\u00a3]?\d+(?:[.,]\d+)*\s*%?\s*$")
 TextOf = Callable[[Box], str]
 
 
-def _union(a: Box, b: Box) -> Box:
-    return Box(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1))
-
-
-def _touches(a: Box, b: Box, gap: float = 0.0) -> bool:
-    return a.x0 <= b.x1 + gap and b.x0 <= a.x1 + gap and a.y0 <= b.y1 + gap and b.y0 <= a.y1 + gap
-
-
 def _inside_share(inner: Box, outer: Box) -> float:
     return inner.intersection(outer) / inner.area if inner.area > 0 else 0.0
 
@@ -83,7 +75,7 @@ def merge_strips(regions: Sequence[DetectedRegion]) -> list[DetectedRegion]:
             j = next((j for j in range(i + 1, len(out)) if _pair(a, out[j])), None)
             if a.label == "figure" and j is not None:
                 b = out.pop(j)
-                out[i] = DetectedRegion("figure", _union(a.box, b.box), max(a.score, b.score))
+                out[i] = DetectedRegion("figure", a.box.union(b.box), max(a.score, b.score))
                 merged = True
                 break
     return out
@@ -140,11 +132,11 @@ def grow_to_drawings(figure: Box, drawings: Sequence[Box], blocked: Sequence[Box
         touching = [
             d
             for d in on_page
-            if d.area < 0.9 * page.area and _touches(d, grown) and not any(_touches(d, t) for t in blocked)
+            if d.area < 0.9 * page.area and d.touches(grown) and not any(d.touches(t) for t in blocked)
         ]
         new = grown
         for d in touching:
-            new = _union(new, d)
+            new = new.union(d)
         if new == grown:
             break
         grown = new
@@ -221,7 +213,7 @@ def _absorb_into(
         if not taken:
             break
         for k in taken:
-            box = _union(box, texts[k])
+            box = box.union(texts[k])
         drop = {others[k] for k in taken}
         i -= sum(1 for j in drop if j < i)
         regions = [r for j, r in enumerate(regions) if j not in drop]
@@ -271,7 +263,7 @@ def _items(region: DetectedRegion, lines: Sequence[Line]) -> list[DetectedRegion
         if group:
             box = group[0]
             for other in group[1:]:
-                box = _union(box, other)
+                box = box.union(other)
             clipped = Box(*(f(a, b) for f, a, b in zip(_CLIP, box.as_tuple(), region.box.as_tuple(), strict=True)))
             out.append(DetectedRegion("list_item", clipped, region.score))
     return out
@@ -288,7 +280,7 @@ def add_vector_figures(regions: Sequence[DetectedRegion], clusters: Sequence[Box
     for box in clusters:
         if box.width < MIN_DRAWING_PT or box.height < MIN_DRAWING_PT:
             continue
-        if any(_touches(box, r.box) for r in out):
+        if any(box.touches(r.box) for r in out):
             continue
         at = next((i for i, r in enumerate(out) if r.box.y0 >= box.y0 and _overlaps_x(r.box, box)), len(out))
         out.insert(at, DetectedRegion("figure", box, ADDED_FIGURE_SCORE))
