@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Generic, TypeVar, cast
 
 from pdf_assets.core.errors import DeviceOutOfMemoryError, SystemicError, WorkerLostError
@@ -72,6 +72,9 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
         child.close()
         self._timeout = timeout_s
         self._send_lock = threading.Lock()
+        # One thread at a time reaps the child: two concurrent `waitpid`s make the loser see
+        # ECHILD, and multiprocessing then reports a dead worker as alive.
+        self._process_lock = threading.Lock()
         self._waiting: dict[int, Future[_Reply]] = {}
         self._tickets = itertools.count()
         self._items: dict[int, list[ItemT]] = {}
@@ -90,8 +93,10 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
             try:
                 ticket, reply = self._conn.recv()
             except (EOFError, OSError):
-                self._process.join(5)
-                self._mark_lost(f"worker process exited (exit code {self._process.exitcode})")
+                self.join(5)
+                with self._process_lock:
+                    exitcode = self._process.exitcode
+                self._mark_lost(f"worker process exited (exit code {exitcode})")
                 return
             if not reply.ok:
                 self._last_error = str(cast("tuple[str, str]", reply.value)[1])
@@ -127,7 +132,8 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
             return future.result(timeout=self._timeout)
         except TimeoutError:
             self._mark_lost(f"no answer within {self._timeout:.0f} s (worker killed)")
-            self._process.kill()
+            with self._process_lock:
+                self._process.kill()
             raise WorkerLostError(str(self._lost)) from None
 
     def _unwrap(self, reply: _Reply) -> object:
@@ -207,13 +213,33 @@ class ProcessReplica(BatchModel[ItemT, int, "Future[_Reply]", OutT], Generic[Ite
     def total_memory_bytes(self) -> int:
         return int(self._call("total"))  # type: ignore[call-overload]
 
+    def is_alive(self) -> bool:
+        """Whether the worker process still runs (safe beside the receiving thread)."""
+        with self._process_lock:
+            return self._process.is_alive()
+
+    def join(self, timeout_s: float) -> None:
+        """Wait up to `timeout_s` for the worker process to end."""
+        if wait([self._process.sentinel], timeout_s):
+            # The sentinel closes as the child exits, a moment before it can be reaped: a
+            # timed join waits (blocking) for that moment, a zero one would not.
+            with self._process_lock:
+                self._process.join(5)
+
     def close(self) -> None:
-        if self._process.is_alive():
-            with self._send_lock:
-                self._conn.send(("close", -1, None))
-            self._process.join(10)
-        if self._process.is_alive():
-            self._process.kill()
+        """Ask the worker to stop, then kill it if it has not within 10 s. A worker that is
+        already gone (killed after a time-out, or dead) is simply reaped."""
+        if self.is_alive():
+            try:
+                with self._send_lock:
+                    self._conn.send(("close", -1, None))
+            except OSError:
+                pass  # it died between the check and the send
+            self.join(10)
+        with self._process_lock:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(5)
 
 
 def _error(model: AnyModel, exc: BaseException) -> _Reply:

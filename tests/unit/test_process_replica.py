@@ -110,8 +110,8 @@ def test_a_hung_worker_fails_the_stage_once_with_a_systemic_error() -> None:
             run_batched("ocr", [replica], ITEMS, BatchPolicy(batch_size=8, sort_by_cost=False))
         assert isinstance(info.value, SystemicError)
         # Killed, and every later call fails at once instead of waiting out the timeout again.
-        replica._process.join(10)
-        assert not replica._process.is_alive()
+        replica.join(10)
+        assert not replica.is_alive()
         with pytest.raises(WorkerLostError):
             replica.peak_memory_bytes()
     finally:
