@@ -109,14 +109,19 @@ class RecordingEngine(InferenceEngine):
 
 
 def model_only_seconds(engine: InferenceEngine, calls: Sequence[StageCall]) -> dict[str, float]:
-    """Each stage's items once more through its models alone (the same runner, no pipeline)."""
-    seconds: dict[str, float] = {}
+    """Each stage's items once more through its models alone (the same runner, no pipeline),
+    all of a stage's items in one run: a stage the pipeline ran in chunks (layout, streamed
+    behind the render) is timed as if it had every item at once."""
+    items: dict[str, list[object]] = {}
     for call in calls:
-        if not call.items:
+        items.setdefault(call.stage, []).extend(call.items)
+    seconds: dict[str, float] = {}
+    for stage, stage_items in items.items():
+        if not stage_items:
             continue
         started = time.perf_counter()
-        engine.run(call.stage, call.items)
-        seconds[call.stage] = seconds.get(call.stage, 0.0) + time.perf_counter() - started
+        engine.run(stage, stage_items)
+        seconds[stage] = time.perf_counter() - started
     return seconds
 
 

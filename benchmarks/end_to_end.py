@@ -24,11 +24,12 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks.e2e_report import markdown
-from benchmarks.e2e_support import RecordingEngine, Sampler, model_only_seconds, output_digest
+from benchmarks.e2e_support import RecordingEngine, Sampler, StageCall, model_only_seconds, output_digest
 from benchmarks.mixes import Mix, born_digital_sources, build_mix, scanned_sources
 from benchmarks.replay import ReplayedLayout, load_regions, record_regions
 from pdf_assets.backends.registry import register_models
@@ -91,10 +92,16 @@ def device_peak(device: str, reset: bool = False) -> int:
 
 
 def measure(
-    mix: Mix, engine: RecordingEngine, args: argparse.Namespace, work: Path, model_only: bool = False
+    mix: Mix,
+    engine: RecordingEngine,
+    args: argparse.Namespace,
+    work: Path,
+    model_only: bool = False,
+    stream: bool = True,
 ) -> dict[str, object]:
     """One timed run of the plain pipeline, render to database write (then, optionally, each
-    model stage alone over the same items, while their page images and crops still exist)."""
+    model stage alone over the same items, while their page images and crops still exist).
+    `stream`: layout overlaps rendering, as the pipeline runs by default."""
     from pdf_assets.storage.db import init_db, make_engine, session_scope
     from pdf_assets.storage.repository import replace_partitions
 
@@ -105,7 +112,7 @@ def measure(
     device_peak(args.device, reset=True)
     started = time.perf_counter()
     with Sampler(args.device) as sampler:
-        out = run_pipeline(mix.folders, data, engine)
+        out = run_pipeline(mix.folders, data, engine, stream_layout=stream)
         t0 = time.perf_counter()
         with session_scope(db) as session:
             rows = replace_partitions(session, build_bundle(out))
@@ -118,12 +125,14 @@ def measure(
     return {
         "mix": mix.name,
         "pages": pages,
+        "stream_layout": stream,
         "wall_s": round(wall, 3),
         "pages_per_s": round(pages / wall, 2),
         "steps_s": {k: round(v, 3) for k, v in out.seconds.items()},
         "steps_share": {k: round(v / wall, 3) for k, v in out.seconds.items()},
-        "stage_items": {c.stage: len(c.items) for c in calls},
-        "stage_s": {c.stage: round(c.seconds, 3) for c in calls},
+        "stage_items": _per_stage(calls, lambda c: len(c.items)),
+        "stage_s": {k: round(v, 3) for k, v in _per_stage(calls, lambda c: c.seconds).items()},
+        "stage_calls": _per_stage(calls, lambda c: 1),
         "gpu_busy_share": None if sampler.gpu_busy_share is None else round(sampler.gpu_busy_share, 3),
         "host_rss_start_mib": round(sampler.rss_start / 2**20, 1),
         "host_rss_peak_mib": round(sampler.rss_peak / 2**20, 1),
@@ -134,6 +143,14 @@ def measure(
         "model_only_s": {k: round(v, 3) for k, v in only.items()},
         "wall_over_model_only": round(wall / sum(only.values()), 3) if only else None,
     }
+
+
+def _per_stage(calls: Sequence[StageCall], value: Callable[[StageCall], float]) -> dict[str, Any]:
+    """A value summed over each stage's calls (layout runs in several chunks when streamed)."""
+    out: dict[str, Any] = {}
+    for call in calls:
+        out[call.stage] = out.get(call.stage, 0) + value(call)
+    return out
 
 
 def run_dagster(mix: Mix, args: argparse.Namespace, work: Path) -> dict[str, object]:
@@ -178,7 +195,8 @@ def run_dagster(mix: Mix, args: argparse.Namespace, work: Path) -> dict[str, obj
 def apply_variant(name: str) -> None:
     """Settings that must not change outputs, switched on the loaded models: `default`
     (a repeat of the main run), `no-buckets` (batches padded only to their largest page),
-    `no-autotune` and `autotune` (cuDNN's benchmark mode off / on)."""
+    `no-autotune` and `autotune` (cuDNN's benchmark mode off / on). (`no-stream`, render
+    then layout one after the other, is a setting of the run: see `variants`.)"""
     import torch
 
     from pdf_assets.backends.hf.detection import PAD_MULTIPLE, ShapeBuckets
@@ -266,10 +284,11 @@ def _sized(
 
 
 def baseline(args: argparse.Namespace, sources: list[Path], engine: RecordingEngine, work: Path) -> dict[str, object]:
-    """Batched vs page-by-page (batch 1, no prefetch) on the same pages, one after the other."""
+    """Batched vs page-by-page (batch 1, no prefetch, no overlap of render and layout) on the
+    same pages, one after the other."""
     mix = build_mix(args.mix, sources, args.baseline_pages, work / "baseline")
     batched = measure(mix, engine, args, work)
-    single = measure(mix, build_engine(args, {s: 1 for s in STAGES}, prefetch=0), args, work)
+    single = measure(mix, build_engine(args, {s: 1 for s in STAGES}, prefetch=0), args, work, stream=False)
     return {
         "batched": batched,
         "page_by_page": single,
@@ -283,7 +302,7 @@ def variants(
     out = []
     for name in args.variants:
         apply_variant(name)
-        result = measure(mix, engine, args, work)
+        result = measure(mix, engine, args, work, stream=name != "no-stream")
         result["variant"] = name
         result["same_outputs_as_main"] = result["digest"] == ref["digest"]
         out.append(result)

@@ -192,9 +192,27 @@ def killable_map(
     on_error: Callable[[JobT, str, bool], OutT],
     workers: int | None = None,
 ) -> Iterator[OutT]:
-    """`map(fn, jobs)` in input order on killable worker processes, each job limited to
-    `timeout_s` seconds. A job that runs too long, raises, or kills its worker yields
-    `on_error(job, message, timed_out)` instead; no job's fault stops the others."""
+    """`map(fn, jobs)` in input order on killable worker processes (see `killable_imap`)."""
+    done: dict[int, OutT] = {}
+    emitted = 0
+    for index, out in killable_imap(fn, jobs, timeout_s, on_error, workers):
+        done[index] = out
+        while emitted in done:
+            yield done.pop(emitted)
+            emitted += 1
+
+
+def killable_imap(
+    fn: Callable[[JobT], OutT],
+    jobs: Sequence[JobT],
+    timeout_s: float,
+    on_error: Callable[[JobT, str, bool], OutT],
+    workers: int | None = None,
+) -> Iterator[tuple[int, OutT]]:
+    """`(index, fn(job))` as each job finishes, on killable worker processes, each job limited
+    to `timeout_s` seconds. A job that runs too long, raises, or kills its worker yields
+    `on_error(job, message, timed_out)` instead; no job's fault stops the others. Completion
+    order lets a consumer start on early results while one large PDF still renders."""
     count = max(1, min(workers or default_workers(), len(jobs)))
     call = with_passwords(fn)
     pending = list(enumerate(jobs))[::-1]
@@ -215,8 +233,8 @@ def killable_map(
                 worker.conn.send((call, job))
                 busy[worker.conn] = (worker, index, time.monotonic() + timeout_s)
             _collect(busy, done, jobs, on_error, timeout_s)
-            while emitted in done:
-                yield done.pop(emitted)
+            for index in sorted(done):
+                yield index, done.pop(index)
                 emitted += 1
     finally:
         for worker, _, _ in busy.values():

@@ -10,18 +10,23 @@ What is retried, what fails at once and what blocks downstream assets: see `guar
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Set as AbstractSet
+from typing import Any, cast
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetKey,
+    AssetOut,
     AssetSpec,
     BackfillPolicy,
     MetadataValue,
     Output,
+    ResourceParam,
     asset,
+    multi_asset,
 )
 
 from pdf_assets.core.types import ItemFailure
@@ -31,12 +36,12 @@ from pdf_assets.defs.guards import (
     share_check_spec,
     stage_guard,
 )
+from pdf_assets.defs.io_manager import PartitionedValueIOManager
 from pdf_assets.defs.metadata import (
     counts_preview,
     failures_metadata,
     metrics_metadata,
     progress_to_log,
-    run_log_progress,
 )
 from pdf_assets.defs.partitions import MAX_PARTITIONS_PER_RUN, folder_partitions
 from pdf_assets.defs.resources import PdfAssetsResource
@@ -52,7 +57,8 @@ from pdf_assets.stages.manifests import (
     TextManifest,
 )
 from pdf_assets.stages.pipeline import PipelineOutputs, all_failures, build_bundle, categorize_all, stage_metrics
-from pdf_assets.stages.render import render_partitions
+from pdf_assets.stages.render import render_pages
+from pdf_assets.stages.render_layout import render_and_detect
 from pdf_assets.stages.tables import extract_tables
 from pdf_assets.stages.text import extract_text
 from pdf_assets.storage.db import check_database, engine_scope
@@ -68,6 +74,9 @@ COMMON: dict[str, Any] = {
     "group_name": GROUP,
 }
 GPU: dict[str, Any] = {"pool": "gpu"}
+# Each output of the render-and-layout step: stored like every asset value, and optional, so
+# either asset can be materialized without the other.
+STEP_OUT: dict[str, Any] = {"io_manager_key": COMMON["io_manager_key"], "is_required": False}
 
 pdf_folders = AssetSpec(
     "pdf_folders",
@@ -86,53 +95,78 @@ def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckRes
     PDF is the input's fault, so rendering never blocks the stages after it."""
     return AssetCheckResult(
         check_name=name,
+        asset_key="pages",
         passed=not failures,
         severity=AssetCheckSeverity.WARN,
         metadata={"failed_items": len(failures), "first": MetadataValue.text(failures[0].item if failures else "")},
     )
 
 
-@asset(deps=[pdf_folders], check_specs=_check("pages", "documents_readable", "Every PDF opened and rendered"), **COMMON)
-def pages(context: AssetExecutionContext, pdf: PdfAssetsResource) -> Iterator[Output | AssetCheckResult]:
-    """Every page of every PDF of the run, rendered in parallel processes into the page store."""
+@multi_asset(
+    outs={
+        "pages": AssetOut(description="Every page of every PDF of the run, rendered into the page store.", **STEP_OUT),
+        "layouts": AssetOut(description="Regions with labels and boxes (PDF points) for every page.", **STEP_OUT),
+    },
+    deps=[pdf_folders],
+    internal_asset_deps={"pages": {pdf_folders.key}, "layouts": {AssetKey("pages")}},
+    check_specs=[
+        *_check("pages", "documents_readable", "Every PDF opened and rendered"),
+        *share_check_spec("layouts", "pages_analysed", "Layout failed on at most max_failed_share of pages"),
+    ],
+    can_subset=True,
+    partitions_def=COMMON["partitions_def"],
+    backfill_policy=COMMON["backfill_policy"],
+    group_name=GROUP,
+    **GPU,
+)
+def pages_and_layouts(
+    context: AssetExecutionContext, pdf: PdfAssetsResource, pdf_values: ResourceParam[PartitionedValueIOManager]
+) -> Iterator[Output | AssetCheckResult]:
+    """Render and layout in one step, overlapped: the layout model starts on the first rendered
+    pages while later PDFs still render (`stages.render_layout`), so neither the CPUs nor the
+    GPU wait for the other. Either asset can be materialized alone; layouts then reads the
+    partitions' stored pages."""
+    selected = context.op_execution_context.selected_output_names
     with stage_guard():
         refuse_overlapping_runs(context)
         check_database(pdf.database_url())  # before any work: an unreachable DB fails in seconds
-    folders = {key: pdf.folder_path(key) for key in context.partition_keys}
+        pages, layouts = _render_and_detect(context, pdf, pdf_values, selected)
+    if "pages" in selected:
+        counts = {
+            k: {"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)}
+            for k, m in pages.items()
+        }
+        yield Output(pages, output_name="pages", metadata=_stage_meta(pages, counts))
+        yield _failures_check("documents_readable", all_failures(pages))
+    if layouts is not None:
+        yield Output(
+            layouts,
+            output_name="layouts",
+            metadata=_stage_meta(layouts, {k: {"regions": len(m.regions)} for k, m in layouts.items()}),
+        )
+        analysed = sum(len(m.pages) for m in pages.values())
+        yield failed_share_check("pages_analysed", all_failures(layouts), analysed, pdf.max_failed_share, "layouts")
+
+
+def _render_and_detect(
+    context: AssetExecutionContext,
+    pdf: PdfAssetsResource,
+    values: PartitionedValueIOManager,
+    selected: AbstractSet[str],
+) -> tuple[dict[str, PagesManifest], dict[str, LayoutManifest] | None]:
+    """The pages (rendered now, or the stored ones when only layouts is selected) and, when
+    selected, their layouts."""
+    engine = progress_to_log(context, pdf.engine())
+    keys = context.partition_keys
+    if "pages" not in selected:
+        stored = cast("dict[str, PagesManifest]", values.load_latest(context.instance, AssetKey("pages"), keys))
+        return stored, detect_layouts(stored, engine)
+    folders = {key: pdf.folder_path(key) for key in keys}
     store = pdf.data_path() / "pages"
-    result = render_partitions(
-        folders,
-        store,
-        pdf.render_dpi,
-        pdf.render_workers,
-        run_log_progress(context),
-        pdf.render_max_pixels,
-        **pdf.render_options(),
-    )
-    failures = all_failures(result)
-    counts = {
-        k: {"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)} for k, m in result.items()
-    }
-    yield Output(result, metadata=_stage_meta(result, counts))
-    yield _failures_check("documents_readable", failures)
-
-
-@asset(
-    check_specs=share_check_spec("layouts", "pages_analysed", "Layout failed on at most max_failed_share of pages"),
-    **COMMON,
-    **GPU,
-)
-def layouts(
-    context: AssetExecutionContext, pdf: PdfAssetsResource, pages: dict[str, PagesManifest]
-) -> Iterator[Output | AssetCheckResult]:
-    """Regions with labels and boxes (PDF points) for all pages of the run, in batches."""
-    yield from _model_stage(
-        context,
-        pdf,
-        lambda engine: detect_layouts(pages, engine),
-        lambda m: {"regions": len(m.regions)},
-        ("pages_analysed", sum(len(m.pages) for m in pages.values())),
-    )
+    if "layouts" not in selected:
+        return render_pages(folders, store, pdf.render_settings(), engine.progress), None
+    both = render_and_detect(folders, store, engine, pdf.render_settings(), stream=pdf.stream_layout)
+    return both.pages, both.layouts
 
 
 @asset(**COMMON)

@@ -8,8 +8,7 @@ from pdf_assets.defs.assets import (
     categorized_regions,
     db_rows,
     figure_results,
-    layouts,
-    pages,
+    pages_and_layouts,
     pdf_folders,
     table_results,
     text_results,
@@ -29,7 +28,15 @@ def build_definitions(pdf: PdfAssetsResource | None = None) -> Definitions:
         else PartitionedValueIOManager()
     )
     return Definitions(
-        assets=[pdf_folders, pages, layouts, categorized_regions, text_results, table_results, figure_results, db_rows],
+        assets=[
+            pdf_folders,
+            pages_and_layouts,
+            categorized_regions,
+            text_results,
+            table_results,
+            figure_results,
+            db_rows,
+        ],
         jobs=[pdf_job],
         sensors=[inbox_sensor],
         schedules=[nightly_catch_up],

@@ -80,8 +80,11 @@ def share_check_spec(asset: str, name: str, description: str) -> list[AssetCheck
     return [AssetCheckSpec(name, asset=asset, description=description, blocking=True)]
 
 
-def failed_share_check(name: str, failures: Sequence[ItemFailure], items: int, max_share: float) -> AssetCheckResult:
+def failed_share_check(
+    name: str, failures: Sequence[ItemFailure], items: int, max_share: float, asset: str | None = None
+) -> AssetCheckResult:
     """Item failures warn while they are few; above `max_share` of `items` they block.
+    (`asset` names the checked asset where the step materializes several.)
 
     Failures with a fallback (`recovered`, e.g. a table kept as its text) count too: the
     share measures whether the stage's model works, and a broken one must not pass.
@@ -90,6 +93,7 @@ def failed_share_check(name: str, failures: Sequence[ItemFailure], items: int, m
     blocked = share > max_share
     return AssetCheckResult(
         check_name=name,
+        asset_key=asset,
         passed=not failures,
         severity=AssetCheckSeverity.ERROR if blocked else AssetCheckSeverity.WARN,
         description=(

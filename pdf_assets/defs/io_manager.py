@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
     AssetRecordsFilter,
     ConfigurableIOManager,
+    DagsterInstance,
     DagsterInvariantViolationError,
     InputContext,
     OutputContext,
@@ -69,19 +71,33 @@ class PartitionedValueIOManager(ConfigurableIOManager):
 
     def _find(self, context: InputContext, key: str, upstream_run: str | None) -> Path:
         """The value of the run that produced it (see the module docstring for the order)."""
-        asset_path = context.asset_key.path
         candidates: list[str | None] = [upstream_run] if upstream_run else []
-        candidates += [_materialized_by(context, key), None]
+        try:
+            instance: DagsterInstance | None = context.instance
+        except DagsterInvariantViolationError:  # a context built without an instance
+            instance = None
+        return self._first(context.asset_key, key, [*candidates, _materialized_by(instance, context.asset_key, key)])
+
+    def _first(self, asset_key: AssetKey, key: str, candidates: Sequence[str | None]) -> Path:
         tried = []
-        for run_id in dict.fromkeys(candidates):  # in order, without repeats
-            path = self._path(asset_path, key, run_id)
+        for run_id in dict.fromkeys([*candidates, None]):  # in order, without repeats
+            path = self._path(asset_key.path, key, run_id)
             if path.exists():
                 return path
             tried.append(str(path))
         raise FileNotFoundError(
-            f"no stored value for {context.asset_key.to_user_string()} partition {key!r} "
+            f"no stored value for {asset_key.to_user_string()} partition {key!r} "
             f"(looked at {', '.join(tried)}): materialize it first"
         )
+
+    def load_latest(self, instance: DagsterInstance, asset_key: AssetKey, keys: Sequence[str]) -> dict[str, object]:
+        """Each partition's value from its latest materialization: what a step that produces
+        this asset in other runs reads when a subset run leaves it out (`defs.assets`)."""
+        values: dict[str, object] = {}
+        for key in keys:
+            with self._first(asset_key, key, [_materialized_by(instance, asset_key, key)]).open("rb") as fh:
+                values[key] = pickle.load(fh)
+        return values
 
     @staticmethod
     def _write(path: Path, value: object) -> None:
@@ -108,13 +124,11 @@ def _upstream_run_id(context: InputContext) -> str | None:
         return None
 
 
-def _materialized_by(context: InputContext, key: str) -> str | None:
+def _materialized_by(instance: DagsterInstance | None, asset_key: AssetKey, key: str) -> str | None:
     """The run of the partition's latest materialization (an upstream outside the selection)."""
-    try:
-        instance = context.instance
-    except DagsterInvariantViolationError:  # a context built without an instance
+    if instance is None:
         return None
     records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[key]), limit=1
+        AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
     ).records
     return records[0].run_id if records else None

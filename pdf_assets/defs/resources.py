@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from dagster import Config, ConfigurableResource, InitResourceContext
 from pydantic import Field
@@ -20,7 +19,7 @@ from pdf_assets.core.folders import folder_for_key
 from pdf_assets.core.pdf import set_passwords
 from pdf_assets.defs.partitions import check_bindings, recorded_folders
 from pdf_assets.stages.engine import DEFAULT_BATCH, InferenceEngine
-from pdf_assets.stages.render import DEFAULT_MAX_PAGE_PIXELS, DEFAULT_RENDER_TIMEOUT_S
+from pdf_assets.stages.render import DEFAULT_MAX_PAGE_PIXELS, DEFAULT_RENDER_TIMEOUT_S, RenderSettings
 
 
 class StageConfig(Config):
@@ -88,6 +87,10 @@ class PdfAssetsResource(ConfigurableResource):
         default_factory=list,
         description="passwords tried on encrypted PDFs after the empty one (also env PDF_ASSETS_PASSWORDS, one a line)",
     )
+    stream_layout: bool = Field(
+        default=True,
+        description="run layout on rendered pages while later PDFs still render (same outputs, less wall time)",
+    )
     sensor_settle_s: float = Field(
         default=30.0, description="a folder is picked up only when none of its files changed for this long"
     )
@@ -140,9 +143,16 @@ class PdfAssetsResource(ConfigurableResource):
             return folder
         return Path(recorded)
 
-    def render_options(self) -> dict[str, Any]:
-        """The render stage's limits and secrets, as `render_partitions` keywords."""
-        return {"timeout_s": self.render_timeout_s, "passwords": self.passwords, "roots": [self.inbox_path()]}
+    def render_settings(self) -> RenderSettings:
+        """The render stage's settings: resolution, processes, size cap, limits and secrets."""
+        return RenderSettings(
+            self.render_dpi,
+            self.render_workers,
+            self.render_max_pixels,
+            self.render_timeout_s,
+            tuple(self.passwords),
+            (self.inbox_path(),),
+        )
 
     def database_url(self) -> str:
         return self.db_url or default_db_url()

@@ -45,15 +45,28 @@ def detect_layouts(
 ) -> dict[str, LayoutManifest]:
     """One layout stage over every page of every partition: the GPU batches across documents."""
     pages = [p for m in pages_by_partition.values() for p in m.pages]
-    run: StageRun[list[DetectedRegion]] = engine.run("layout", pages)
+    return layout_manifests(pages_by_partition, pages, engine.run("layout", pages))
+
+
+def layout_manifests(
+    pages_by_partition: Mapping[str, PagesManifest], pages: Sequence[PageRef], run: StageRun[list[DetectedRegion]]
+) -> dict[str, LayoutManifest]:
+    """Each partition's regions, page by page in its manifest's order, from a layout run over
+    `pages` (in any order: streamed runs see pages as they were rendered)."""
+    position = {page.key: i for i, page in enumerate(pages)}
     regions: dict[str, list[Region]] = defaultdict(list)
     failures: dict[str, list[ItemFailure]] = defaultdict(list)
-    for i, (page, detected) in enumerate(zip(pages, run.outputs, strict=True)):
-        if detected is None:
-            error = run.failures.get(i, "unknown error")
-            failures[page.partition].append(ItemFailure("layout", page_name(page), error, page.partition, page.doc_id))
-            continue
-        regions[page.partition].extend(regions_for_page(page, detected))
+    for manifest in pages_by_partition.values():
+        for page in manifest.pages:
+            i = position[page.key]
+            detected = run.outputs[i]
+            if detected is None:
+                error = run.failures.get(i, "unknown error")
+                failures[page.partition].append(
+                    ItemFailure("layout", page_name(page), error, page.partition, page.doc_id)
+                )
+                continue
+            regions[page.partition].extend(regions_for_page(page, detected))
     return {
         key: LayoutManifest(key, tuple(regions[key]), tuple(failures[key]), (run.metrics,))
         for key in pages_by_partition

@@ -18,7 +18,7 @@ from pdf_assets.core.bundle import RunBundle
 from pdf_assets.core.types import ItemFailure, StageMetrics
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.figures import extract_figures
-from pdf_assets.stages.layout import categorize, detect_layouts
+from pdf_assets.stages.layout import categorize
 from pdf_assets.stages.manifests import (
     CategorizedRegions,
     FigureManifest,
@@ -27,7 +27,8 @@ from pdf_assets.stages.manifests import (
     TableManifest,
     TextManifest,
 )
-from pdf_assets.stages.render import DEFAULT_DPI, render_partitions
+from pdf_assets.stages.render import DEFAULT_DPI, RenderSettings
+from pdf_assets.stages.render_layout import render_and_detect
 from pdf_assets.stages.tables import extract_tables
 from pdf_assets.stages.text import extract_text
 
@@ -65,14 +66,19 @@ def categorize_all(
 
 
 def run_pipeline(
-    folders: Mapping[str, Path], data_dir: Path, engine: InferenceEngine, dpi: int = DEFAULT_DPI
+    folders: Mapping[str, Path],
+    data_dir: Path,
+    engine: InferenceEngine,
+    dpi: int = DEFAULT_DPI,
+    stream_layout: bool = True,
 ) -> PipelineOutputs:
-    """Every stage over every partition, stage by stage (each model sees all items at once)."""
+    """Every stage over every partition, stage by stage (each model sees all items at once);
+    layout overlaps rendering unless `stream_layout` is off. With it on, `seconds["layouts"]`
+    is only the layout work left once the last PDF was rendered."""
     clock = StepClock()
-    with clock("pages"):
-        pages = render_partitions(folders, data_dir / "pages", dpi, progress=engine.progress)
-    with clock("layouts"):
-        layouts = detect_layouts(pages, engine)
+    both = render_and_detect(folders, data_dir / "pages", engine, RenderSettings(dpi=dpi), stream=stream_layout)
+    pages, layouts = both.pages, both.layouts
+    clock.seconds.update({"pages": both.render_s, "layouts": both.layout_tail_s})
     with clock("categorized_regions"):
         categorized = categorize_all(layouts, pages, data_dir)
     with clock("text_results"):

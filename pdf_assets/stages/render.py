@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import pymupdf
 
 from pdf_assets.core.errors import DocumentError
 from pdf_assets.core.folders import FolderNotFoundError, folder_fingerprint, is_within, list_pdfs
-from pdf_assets.core.parallel import killable_map, process_map
+from pdf_assets.core.parallel import killable_imap, process_map
 from pdf_assets.core.pdf import configured_passwords, unlock
 from pdf_assets.core.types import DocumentInfo, PageRef, StageMetrics
 from pdf_assets.stages.manifests import PagesManifest
@@ -253,26 +253,94 @@ def write_png(pixels: cv2.typing.MatLike, out: Path) -> None:
     os.replace(partial, out)
 
 
+def render_stream(
+    jobs: Sequence[RenderJob],
+    workers: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
+) -> Iterator[tuple[int, RenderedDocument]]:
+    """`(index into jobs, document)` as each PDF is rendered. With a timeout, each PDF renders
+    in a killable worker process and one that runs too long becomes an error document; 0
+    means no limit (the shared pool, or inline with one worker)."""
+    mapped = (
+        killable_imap(render_document, jobs, timeout_s, render_stopped, workers)
+        if timeout_s > 0 and jobs
+        else enumerate(process_map(render_document, jobs, workers))
+    )
+    for done, (index, res) in enumerate(mapped, 1):
+        if progress:
+            progress("pages", done, len(jobs))
+        yield index, res
+
+
 def render_all(
     jobs: Sequence[RenderJob],
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     timeout_s: float = DEFAULT_RENDER_TIMEOUT_S,
 ) -> list[RenderedDocument]:
-    """Render all jobs (input order kept). With a timeout, each PDF renders in a killable worker
-    process and one that runs too long becomes an error document; 0 means no limit (the
-    shared pool, or inline with one worker)."""
-    results: list[RenderedDocument] = []
-    mapped = (
-        killable_map(render_document, jobs, timeout_s, render_stopped, workers)
-        if timeout_s > 0 and jobs
-        else process_map(render_document, jobs, workers)
+    """Render all jobs, in input order (see `render_stream`)."""
+    rendered = dict(render_stream(jobs, workers, progress, timeout_s))
+    return [rendered[i] for i in range(len(jobs))]
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How a run renders its PDFs (the resource's render settings, in one value)."""
+
+    dpi: int = DEFAULT_DPI
+    workers: int | None = None
+    max_pixels: int = DEFAULT_MAX_PAGE_PIXELS
+    timeout_s: float = DEFAULT_RENDER_TIMEOUT_S
+    passwords: tuple[str, ...] = field(default=(), repr=False)
+    roots: tuple[Path, ...] = ()
+
+
+def render_jobs(folders: Mapping[str, Path], store: Path, settings: RenderSettings) -> list[RenderJob]:
+    """One job per PDF of every partition. A partition whose folder is missing raises
+    `FolderNotFoundError` before anything is rendered: a green run with no documents would
+    replace the partition's rows with nothing. `passwords` come before the configured ones;
+    links may point into `roots` (the inbox) besides their own folder."""
+    missing = {key: str(folder) for key, folder in folders.items() if not Path(folder).is_dir()}
+    if missing:
+        raise FolderNotFoundError(
+            "partition folders not found (deleted, renamed, or never registered; the stored rows are kept): "
+            + ", ".join(f"{k} -> {v}" for k, v in sorted(missing.items()))
+        )
+    secrets = configured_passwords(settings.passwords)
+    extra = tuple(str(Path(r).absolute()) for r in settings.roots)
+    return [
+        RenderJob(
+            key, str(pdf), str(store), settings.dpi, settings.max_pixels, str(Path(folder).absolute()), extra, secrets
+        )
+        for key, folder in folders.items()
+        for pdf in list_pdfs(folder)
+    ]
+
+
+def pages_manifests(
+    folders: Mapping[str, Path], rendered: Sequence[RenderedDocument], seconds: float
+) -> dict[str, PagesManifest]:
+    """Each partition's documents and pages, in job order, with the stage's metrics."""
+    metrics = StageMetrics(
+        stage="pages",
+        backend="pymupdf",
+        items=sum(len(r.pages) for r in rendered),
+        batches=len(rendered),
+        failures=sum(1 for r in rendered if r.document.error),
+        seconds=seconds,
     )
-    for i, res in enumerate(mapped, 1):
-        results.append(res)
-        if progress:
-            progress("pages", i, len(jobs))
-    return results
+    return {
+        key: PagesManifest(
+            partition=key,
+            folder=str(folder),
+            fingerprint=folder_fingerprint(folder),
+            documents=tuple(r.document for r in rendered if r.document.partition == key),
+            pages=tuple(p for r in rendered if r.document.partition == key for p in r.pages),
+            metrics=(metrics,),
+        )
+        for key, folder in folders.items()
+    }
 
 
 def render_partitions(
@@ -287,44 +355,18 @@ def render_partitions(
     passwords: Sequence[str] = (),
     roots: Sequence[Path] = (),
 ) -> dict[str, PagesManifest]:
-    """Render the PDFs of every partition of the run on the worker processes.
+    """Render the PDFs of every partition of the run on the worker processes (see `render_jobs`)."""
+    settings = RenderSettings(dpi, workers, max_pixels, timeout_s, tuple(passwords), tuple(Path(r) for r in roots))
+    return render_pages(folders, store, settings, progress)
 
-    A partition whose folder is missing raises `FolderNotFoundError` before anything is
-    rendered: a green run with no documents would replace the partition's rows with nothing.
-    `passwords` come before the configured ones; links may point into `roots` (the inbox)
-    besides their own folder.
-    """
-    missing = {key: str(folder) for key, folder in folders.items() if not Path(folder).is_dir()}
-    if missing:
-        raise FolderNotFoundError(
-            "partition folders not found (deleted, renamed, or never registered; the stored rows are kept): "
-            + ", ".join(f"{k} -> {v}" for k, v in sorted(missing.items()))
-        )
+
+def render_pages(
+    folders: Mapping[str, Path],
+    store: Path,
+    settings: RenderSettings,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, PagesManifest]:
+    """`render_partitions` with its settings in one value (the resource's)."""
     started = time.perf_counter()
-    secrets = configured_passwords(passwords)
-    extra = tuple(str(Path(r).absolute()) for r in roots)
-    jobs = [
-        RenderJob(key, str(pdf), str(store), dpi, max_pixels, str(Path(folder).absolute()), extra, secrets)
-        for key, folder in folders.items()
-        for pdf in list_pdfs(folder)
-    ]
-    rendered = render_all(jobs, workers, progress, timeout_s)
-    metrics = StageMetrics(
-        stage="pages",
-        backend="pymupdf",
-        items=sum(len(r.pages) for r in rendered),
-        batches=len(jobs),
-        failures=sum(1 for r in rendered if r.document.error),
-        seconds=time.perf_counter() - started,
-    )
-    return {
-        key: PagesManifest(
-            partition=key,
-            folder=str(folder),
-            fingerprint=folder_fingerprint(folder),
-            documents=tuple(r.document for r in rendered if r.document.partition == key),
-            pages=tuple(p for r in rendered if r.document.partition == key for p in r.pages),
-            metrics=(metrics,),
-        )
-        for key, folder in folders.items()
-    }
+    rendered = render_all(render_jobs(folders, store, settings), settings.workers, progress, settings.timeout_s)
+    return pages_manifests(folders, rendered, time.perf_counter() - started)

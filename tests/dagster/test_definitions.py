@@ -17,7 +17,8 @@ from pdf_assets.defs.jobs import PIPELINE_ASSETS
 from pdf_assets.defs.partitions import folder_partitions
 
 ROOT = Path(__file__).resolve().parents[2]
-GPU_ASSETS = {"layouts", "text_results", "table_results", "figure_results"}
+# `pages` shares its step with `layouts` (rendering streams into the layout model), so its pool too.
+GPU_ASSETS = {"pages", "layouts", "text_results", "table_results", "figure_results"}
 
 
 def _node(name: str):  # Dagster's asset node type is internal
