@@ -266,15 +266,22 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     report: dict[str, object] = {"args": {k: str(v) for k, v in vars(args).items()}, "env": environment(args.device)}
     main = build_mix(args.mix, sources, args.pages, work / "main")
     result = measure(main, engine, args, work, model_only=args.model_only)
-    report["main"] = result
-    report["sizes"] = [_sized(n, sources, engine, args, work) for n in args.sizes]
-    if args.baseline_pages:
-        report["baseline"] = baseline(args, sources, engine, work)
+    report["main"] = _emit("main", result)
+    report["sizes"] = [_emit(f"size {n}", _sized(n, sources, engine, args, work)) for n in args.sizes]
     if args.variants:
-        report["variants"] = variants(args, main, engine, work, result)
+        report["variants"] = [_emit(f"variant {v['variant']}", v) for v in variants(args, main, engine, work, result)]
+    if args.baseline_pages:
+        report["baseline"] = _emit("baseline", baseline(args, sources, engine, work))
     if args.dagster:
-        report["dagster"] = run_dagster(main, args, work)
+        report["dagster"] = _emit("dagster", run_dagster(main, args, work))
     return report
+
+
+def _emit(label: str, result: dict[str, object]) -> dict[str, object]:
+    """Print each measurement as it completes (one JSON line), so a run cut short still tells."""
+    brief = {k: v for k, v in result.items() if k not in ("digest", "rows", "batched", "page_by_page")}
+    print(f"# {label}: {json.dumps(brief)}", file=sys.stderr, flush=True)
+    return result
 
 
 def _sized(

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pdf_assets.core.batching import StageRun
-from pdf_assets.core.types import DetectedRegion, PageRef, StageMetrics
+from pdf_assets.core.types import DetectedRegion, PageRef
+from pdf_assets.stages.collect import combine_runs
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.layout import layout_manifests
 from pdf_assets.stages.manifests import LayoutManifest, PagesManifest
@@ -41,34 +42,6 @@ class RenderedAndDetected:
     layouts: dict[str, LayoutManifest]
     render_s: float  # until the last PDF was rendered
     layout_tail_s: float  # layout work left after that (all of layout when not streamed)
-
-
-def combine_runs(stage: str, runs: Sequence[StageRun[Detected]]) -> StageRun[Detected]:
-    """Several runs of one stage over consecutive item lists as one run over their concatenation."""
-    outputs: list[Detected | None] = []
-    failures: dict[int, str] = {}
-    for run in runs:
-        failures.update({len(outputs) + i: error for i, error in run.failures.items()})
-        outputs += run.outputs
-    return StageRun(outputs, failures, combine_metrics(stage, [r.metrics for r in runs]))
-
-
-def combine_metrics(stage: str, parts: Sequence[StageMetrics]) -> StageMetrics:
-    """One stage's metrics over several runs: counts add up, seconds are the device stage's
-    own time (summed), the peak is the largest."""
-    first = next((m for m in parts if m.backend), StageMetrics(stage=stage))
-    return StageMetrics(
-        stage=stage,
-        backend=first.backend,
-        device=first.device,
-        items=sum(m.items for m in parts),
-        batches=sum(m.batches for m in parts),
-        batch_sizes=[size for m in parts for size in m.batch_sizes],
-        oom_retries=sum(m.oom_retries for m in parts),
-        failures=sum(m.failures for m in parts),
-        seconds=sum(m.seconds for m in parts),
-        peak_memory_bytes=max((m.peak_memory_bytes for m in parts), default=0),
-    )
 
 
 class LayoutFeeder:

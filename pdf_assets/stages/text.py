@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pymupdf
 
 from pdf_assets.core.batching import StageRun
 from pdf_assets.core.parallel import map_by_group
 from pdf_assets.core.pdf import open_pdf
-from pdf_assets.core.types import Crop, OcrText, TextResult
-from pdf_assets.stages.collect import collect_crops
+from pdf_assets.core.types import Crop, ItemFailure, OcrText, TextResult
+from pdf_assets.stages.collect import collect_crops, combine_runs
 from pdf_assets.stages.crops import cut_pending
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.garbled import looks_garbled
@@ -90,14 +91,34 @@ def text_result(crop: Crop, text: str, source: str, confidence: float, engine: s
     return TextResult(region.key, region.partition, region.label, text, source, confidence, engine)
 
 
+def _read_and_ocr(
+    crops: Sequence[Crop], engine: InferenceEngine
+) -> tuple[dict[int, str], list[Crop], list[ItemFailure], StageRun[OcrText]]:
+    """The usable text-layer texts, the crops OCR read, the crops that could not be cut, and
+    the OCR run over them (aligned with the crops it read).
+
+    The text layer is read on the worker processes while the OCR model already reads the
+    regions of pages without one (their crops were cut in categorize): the CPU and the
+    device work at once. Regions whose text layer turns out unusable are cut and read by a
+    second, usually small, OCR run.
+    """
+    ready = [c for c in crops if not c.text_layer and c.cut]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr") as device:
+        first: Future[StageRun[OcrText]] = device.submit(engine.run, "ocr", ready)
+        layer = text_layer_texts(crops)
+        rest = [c for i, c in enumerate(crops) if i not in layer and (c.text_layer or not c.cut)]
+        cut, cut_failures = cut_pending(rest)
+        ready_run: StageRun[OcrText] = first.result()
+    late = [c for c in cut if c is not None]
+    late_run: StageRun[OcrText] = engine.run("ocr", late)
+    runs = [r for r in (ready_run, late_run) if r.metrics.items] or [ready_run]
+    return layer, ready + late, cut_failures, combine_runs("ocr", runs)
+
+
 def extract_text(categorized: Mapping[str, CategorizedRegions], engine: InferenceEngine) -> dict[str, TextManifest]:
-    """Text for every text region of the run; one OCR stage over all regions without a text layer."""
+    """Text for every text region of the run: the text layer where usable, OCR elsewhere."""
     crops = [c for m in categorized.values() for c in m.text]
-    layer = text_layer_texts(crops)
-    # Crops of text-layer pages were not cut; the ones whose layer is unusable are cut now.
-    cut, cut_failures = cut_pending([c for i, c in enumerate(crops) if i not in layer])
-    pending = [c for c in cut if c is not None]
-    run: StageRun[OcrText] = engine.run("ocr", pending)
+    layer, pending, cut_failures, run = _read_and_ocr(crops, engine)
     ocr_engine = run.metrics.backend or engine.spec("ocr").backend
 
     def convert(crop: Crop, out: OcrText) -> TextResult:

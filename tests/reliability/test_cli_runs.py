@@ -24,7 +24,7 @@ from pdf_assets.runner import reap_dead_cli_runs
 from pdf_assets.samples import write_samples
 
 ROOT = Path(__file__).resolve().parents[2]
-# Blocks the layout stage (after the run has claimed the gpu pool slot) until a signal comes.
+# Blocks the render-and-layout step (after the run has claimed the gpu pool slot) until a signal comes.
 STUCK_IN_LAYOUTS = """
 import pathlib, sys, time
 import pdf_assets.defs.assets as assets
@@ -33,7 +33,7 @@ def stuck(*args, **kwargs):
     pathlib.Path(sys.argv[1]).write_text("in layouts")
     time.sleep(600)
 
-assets.detect_layouts = stuck
+assets.render_and_detect = stuck
 from pdf_assets.cli import main
 from pdf_assets.runner import reap_dead_cli_runs
 sys.exit(main(sys.argv[2:]))

@@ -96,7 +96,7 @@ def test_encrypted_pdf_goes_through_every_stage_with_the_configured_password(tmp
     result = run_job(resource, DagsterInstance.ephemeral(), ["locked", "open"])
     assert result.success
     assert db_counts(resource)["documents"] == 2
-    pages = result.output_for_node("pages")
+    pages = result.output_for_node("pages_and_layouts", "pages")
     (locked,) = pages["locked"].documents
     assert locked.error is None and locked.pages == 2 and "encrypted" in locked.flags
     texts = result.output_for_node("text_results")

@@ -73,7 +73,7 @@ def test_a_run_refuses_a_partition_an_older_unfinished_run_holds(tmp_path: Path,
         )
         refused = run_job(res, instance, ["alpha", "beta"])
         assert not refused.success
-        failure = step_events(refused, "pages", DagsterEventType.STEP_FAILURE)
+        failure = step_events(refused, "pages_and_layouts", DagsterEventType.STEP_FAILURE)
         assert len(failure) == 1
         message = failure[0].step_failure_data.user_failure_data.description  # type: ignore[attr-defined]
         assert holder.run_id in message and "alpha" in message and "beta" not in message

@@ -34,6 +34,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'db.sqlite'}"
 
 
+# The step that materializes `pages` and `layouts` (rendering streams into the layout model).
+STEP = "pages_and_layouts"
+
+
 def _started(result: object) -> set[str]:
     return {e.step_key for e in result.all_events if e.event_type == STEP_START}  # type: ignore[attr-defined]
 
@@ -102,11 +106,11 @@ def test_a_contract_violation_fails_the_stage_at_once_without_retries(
     with DagsterInstance.ephemeral() as instance:
         result = run_job(res, instance, ["alpha"])
     assert not result.success
-    failures = step_events(result, "layouts", STEP_FAILURE)
-    assert len(failures) == 1 and not step_events(result, "layouts", RETRY)
+    failures = step_events(result, STEP, STEP_FAILURE)
+    assert len(failures) == 1 and not step_events(result, STEP, RETRY)
     message = str(failures[0].step_failure_data.user_failure_data.description)  # type: ignore[attr-defined]
     assert "ModelContractError" in message and "outputs for" in message
-    assert _started(result) == {"pages", "layouts"}
+    assert _started(result) == {STEP}
     assert db_counts(res)["documents"] == 0
 
 
@@ -123,9 +127,9 @@ def test_an_unreachable_database_fails_before_any_model_work(tmp_path: Path, kin
     with DagsterInstance.ephemeral() as instance:
         result = run_job(res, instance, ["alpha"])
     assert not result.success
-    assert _started(result) == {"pages"}
-    failures = step_events(result, "pages", STEP_FAILURE)
-    assert len(failures) == 1 and not step_events(result, "pages", RETRY)
+    assert _started(result) == {STEP}
+    failures = step_events(result, STEP, STEP_FAILURE)
+    assert len(failures) == 1 and not step_events(result, STEP, RETRY)
     message = str(failures[0].step_failure_data.user_failure_data.description)  # type: ignore[attr-defined]
     assert "DatabaseUnavailableError" in message and "s3cret" not in message
     assert ("127.0.0.1:1" in message and "***" in message) if kind == "postgresql" else "db.sqlite" in message
@@ -140,14 +144,14 @@ def test_an_interrupt_stops_the_step_instead_of_retrying_it(tmp_path: Path, monk
         calls.append(1)
         raise DagsterExecutionInterruptedError("terminated")
 
-    monkeypatch.setattr(assets_module, "detect_layouts", interrupted)
+    monkeypatch.setattr(assets_module, "render_and_detect", interrupted)
     res = resource(tmp_path, sample_inbox(tmp_path, "alpha"))
     with DagsterInstance.ephemeral() as instance:
         result = run_job(res, instance, ["alpha"])
     assert not result.success
     assert calls == [1]
-    assert not step_events(result, "layouts", RETRY)
-    assert len(step_events(result, "layouts", STEP_FAILURE)) == 1
+    assert not step_events(result, STEP, RETRY)
+    assert len(step_events(result, STEP, STEP_FAILURE)) == 1
 
 
 def test_a_transient_database_error_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:

@@ -12,10 +12,11 @@ from pdf_assets.core.config import BatchPolicy, ModelSpec
 from pdf_assets.core.errors import SystemicError
 from pdf_assets.core.types import StageMetrics
 from pdf_assets.samples import write_samples
+from pdf_assets.stages.collect import combine_metrics
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.layout import detect_layouts
 from pdf_assets.stages.render import RenderSettings, render_pages
-from pdf_assets.stages.render_layout import LayoutFeeder, combine_metrics, render_and_detect
+from pdf_assets.stages.render_layout import LayoutFeeder, render_and_detect
 
 
 def _folders(tmp_path: Path) -> dict[str, Path]:
