@@ -26,8 +26,10 @@ test: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
+# `dg dev` reads the project from pyproject.toml's [tool.dg]; VIRTUAL_ENV names the project's
+# venv so dg does not warn that the shell has none activated.
 ui: $(STAMP)
-	$(VENV)/bin/dagster dev -h 127.0.0.1 -w workspace.yaml
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg dev --host 127.0.0.1
 
 clean:
 	rm -rf data inbox $(VENV)

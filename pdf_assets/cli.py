@@ -9,6 +9,8 @@ documents as Markdown and JSON files.
 from __future__ import annotations
 
 import argparse
+import glob
+import importlib.metadata
 import logging
 import os
 import sys
@@ -16,10 +18,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.folders import list_pdfs
 from pdf_assets.core.pdf import ENV_PASSWORDS, configured_passwords, read_passwords_file
 from pdf_assets.samples import write_samples
 
 logger = logging.getLogger(__name__)
+
+#: exit codes of `demo` and `run` (the runner returns the run-level ones)
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DOCUMENTS_FAILED = 3
+EXIT_CODES = """exit codes of demo and run: 0 every document read (partly read ones too, unless --strict);
+1 a run failed (a stage error, a failed blocking check); 2 bad arguments or settings, or no PDFs,
+nothing run; 3 the runs succeeded but some document could not be read (with --strict: or was
+only partly read); 143 stopped by a signal."""
 
 
 class ProgressBars(logging.Handler):
@@ -41,6 +53,20 @@ class ProgressBars(logging.Handler):
         bar.update(done - bar.n)  # type: ignore[attr-defined]
         if done >= total:
             bar.close()  # type: ignore[attr-defined]
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("pdf-assets")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
+def cli_db_url(args: argparse.Namespace) -> str:
+    """`--db-url`, else `$PDF_ASSETS_DB_URL`, else SQLite in `--data-dir` (or the default data dir)."""
+    from pdf_assets.core.config import database_url_for
+
+    return database_url_for(args.db_url, getattr(args, "data_dir", None))
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -65,38 +91,63 @@ def _use_passwords(args: argparse.Namespace) -> None:
 
 def _checked_folders(folders: list[Path], args: argparse.Namespace) -> list[Path]:
     """The folders, once their keys are known to name them alone (`PartitionKeyConflict` if not)."""
-    from pdf_assets.core.config import default_db_url
     from pdf_assets.defs.partitions import check_bindings, key_folders, recorded_folders
 
     keyed = key_folders(folders)
-    check_bindings(keyed, recorded_folders(args.db_url or default_db_url()), rebind=args.rebind)
+    check_bindings(keyed, recorded_folders(cli_db_url(args)), rebind=args.rebind)
     return list(keyed.values())
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pdf_assets.runner import run_folders
-
     inbox = Path(args.inbox or os.environ.get("PDF_ASSETS_INBOX", "inbox")).resolve()
     folder = inbox / "demo-samples"
     paths = write_samples(folder)
     print(f"wrote {len(paths)} sample PDFs to {folder}")
-    return run_folders(_checked_folders([folder], args), args)
+    return _run([folder], args)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    folders = expand_folders(args.folders)
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing or not folders:
+        print(f"error: not a folder: {', '.join(missing or args.folders)}", file=sys.stderr)
+        return EXIT_USAGE
+    empty = [f for f in folders if not list_pdfs(f)]
+    if len(empty) == len(folders):
+        print(f"error: no PDFs found in {', '.join(str(f) for f in folders)}", file=sys.stderr)
+        return EXIT_USAGE
+    for folder in empty:
+        print(f"warning: no PDFs in {folder}: its stored rows will be replaced by none", file=sys.stderr)
+    return _run(folders, args)
+
+
+def _run(folders: list[Path], args: argparse.Namespace) -> int:
+    """Check every setting, then run the folders (see `runner.run_folders` for exit codes)."""
+    from pdf_assets.cli_settings import config_problems, stage_configs
     from pdf_assets.runner import run_folders
 
-    folders = [Path(f).resolve() for f in args.folders]
-    missing = [str(f) for f in folders if not f.is_dir()]
-    if missing:
-        print(f"error: not a folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
     try:
-        checked = _checked_folders(folders, args)
+        configs = stage_configs(args)
+        problems = config_problems(configs)
+        checked = _checked_folders(folders, args) if not problems else []
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return run_folders(checked, args)
+        problems = [str(exc)]
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print("nothing was run", file=sys.stderr)
+        return EXIT_USAGE
+    return run_folders(checked, args, configs)
+
+
+def expand_folders(given: Sequence[str]) -> list[Path]:
+    """Folders named on the command line, with shell-style patterns expanded (`'inbox/2026-*'`,
+    quoted so the shell leaves them to us); a pattern matching nothing is kept as given."""
+    out: list[Path] = []
+    for text in given:
+        matches = sorted(glob.glob(text)) if glob.has_magic(text) else []
+        out += [Path(m).resolve() for m in matches if Path(m).is_dir()] or [Path(text).resolve()]
+    return list(dict.fromkeys(out))
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -126,8 +177,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pdf-assets", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="pdf-assets", description=__doc__.splitlines()[0], epilog=EXIT_CODES)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
         ("demo", "write sample PDFs into the inbox and process them"),
@@ -141,9 +193,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", help="page store and values (default: $PDF_ASSETS_DATA_DIR or ./data)")
         p.add_argument("--db-url", help="SQLAlchemy URL (default: $PDF_ASSETS_DB_URL or SQLite in the data dir)")
         p.add_argument(
-            "--backend", choices=("embedded", "hf", "fake"), default="embedded", help="model family for every stage"
+            "--backend",
+            help="embedded | hf | fake, for every stage or per stage (layout=hf,ocr=embedded); "
+            "default: $PDF_ASSETS_BACKEND or embedded",
         )
-        p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | cuda:all")
+        p.add_argument(
+            "--device",
+            help="auto | cpu | cuda | cuda:N | cuda:all, for every stage or per stage; "
+            "default: $PDF_ASSETS_DEVICE or auto",
+        )
+        p.add_argument("--model", help="hub id or local folder per stage (figures=google/deplot,...), hf backend")
+        p.add_argument("--batch-size", help="items per batch, for every stage or per stage (ocr=256,tables=32)")
+        p.add_argument(
+            "--strict",
+            action="store_true",
+            help=f"exit {EXIT_DOCUMENTS_FAILED} also when a document was only partly read (some region failed)",
+        )
         p.add_argument("--dagster-log-level", default="WARNING", help="Dagster's console log level (e.g. INFO)")
         p.add_argument(
             "--password", action="append", help="password for encrypted PDFs (repeatable; tried after the empty one)"

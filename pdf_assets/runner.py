@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -37,13 +37,16 @@ from pdf_assets.defs.jobs import pdf_job
 from pdf_assets.defs.partitions import PARTITIONS_NAME
 from pdf_assets.defs.resources import PdfAssetsResource, StageConfig
 from pdf_assets.report import print_run_summary
-from pdf_assets.storage.db import check_database
+from pdf_assets.storage.db import check_database, engine_scope, session_scope
+from pdf_assets.storage.queries import document_status_counts
 
 #: Tags that let a later CLI run tell whether the process running a run is still alive.
 CLI_HOST_TAG = "pdf_assets/cli_host"
 CLI_PID_TAG = "pdf_assets/cli_pid"
 #: Exit code of a run stopped by a signal (128 + SIGTERM, as a shell reports it).
 INTERRUPTED_EXIT = 128 + signal.SIGTERM
+#: Exit code when every run succeeded but some document could not be read.
+DOCUMENTS_FAILED_EXIT = 3
 
 
 def _instance() -> DagsterInstance:
@@ -51,23 +54,29 @@ def _instance() -> DagsterInstance:
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
-def _resource(folders: dict[str, Path], args: argparse.Namespace) -> PdfAssetsResource:
-    stage = StageConfig(backend=args.backend, device=args.device)
+def _resource(
+    folders: dict[str, Path], args: argparse.Namespace, stages: Mapping[str, StageConfig]
+) -> PdfAssetsResource:
     return PdfAssetsResource(
         data_dir=args.data_dir,
         db_url=args.db_url,
         folder_paths={k: str(v) for k, v in folders.items()},
-        layout=stage,
-        ocr=stage,
-        tables=stage,
-        figures=stage,
+        layout=stages["layout"],
+        ocr=stages["ocr"],
+        tables=stages["tables"],
+        figures=stages["figures"],
     )
 
 
-def run_folders(folders: Sequence[Path], args: argparse.Namespace) -> int:
-    """Process `folders` (one partition each) in as few runs as the partition order allows."""
+def run_folders(folders: Sequence[Path], args: argparse.Namespace, stages: Mapping[str, StageConfig]) -> int:
+    """Process `folders` (one partition each) in as few runs as the partition order allows.
+
+    Exit codes: 0 when every run succeeded and every document was read (partly read ones too,
+    unless `args.strict`); 1 when a run failed; 2 when the database is unreachable (nothing
+    run); 3 when the runs succeeded but a document could not be read (or, strict, was only
+    partly read); 143 when a signal stopped a run."""
     keyed = {partition_key_for(f.name) or "": f for f in folders}
-    resource = _resource(keyed, args)
+    resource = _resource(keyed, args, stages)
     try:
         check_database(resource.database_url())
     except DatabaseUnavailableError as exc:
@@ -102,7 +111,22 @@ def run_folders(folders: Sequence[Path], args: argparse.Namespace) -> int:
         _report(instance, resource, run_id)
         if interrupted:
             return INTERRUPTED_EXIT  # the remaining ranges are not started
-    return 0 if ok else 1
+    if not ok:
+        return 1
+    return documents_outcome(resource.database_url(), list(keyed), strict=bool(getattr(args, "strict", False)))
+
+
+def documents_outcome(db_url: str, keys: Sequence[str], strict: bool) -> int:
+    """0, or `DOCUMENTS_FAILED_EXIT` (with one line saying how many and where to look) when a
+    document of `keys` could not be read, or with `strict` was only partly read."""
+    with engine_scope(db_url) as engine, session_scope(engine) as session:
+        counts = document_status_counts(session, keys)
+    bad = counts.get("error", 0) + (counts.get("partial", 0) if strict else 0)
+    if not bad:
+        return 0
+    what = "could not be read" if not strict else "could not be read or were only partly read"
+    print(f"{bad} of {sum(counts.values())} documents {what} (`pdf-assets show` lists the failures)", file=sys.stderr)
+    return DOCUMENTS_FAILED_EXIT
 
 
 def _was_interrupted(result: ExecuteInProcessResult) -> bool:

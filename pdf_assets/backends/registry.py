@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Iterable
 from functools import partial
 from typing import Protocol
 
 from pdf_assets.core.config import ModelSpec
-from pdf_assets.core.errors import ConfigError
+from pdf_assets.core.errors import ConfigError, DeviceUnavailableError
 from pdf_assets.core.model import BatchModel
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,22 @@ def _family(backend: str) -> _Family:
         raise ConfigError(f"unknown backend {backend!r}; expected one of {sorted(_FAMILIES)}")
     module: _Family = importlib.import_module(_FAMILIES[backend])
     return module
+
+
+def check_specs(specs: Iterable[ModelSpec]) -> list[str]:
+    """One line per stage setting that cannot work on this machine (an unknown backend, a
+    malformed device, CUDA asked for where there is none, torch missing for the hf family),
+    found before any page renders or any model loads: a bad setting of the last stage would
+    otherwise fail only after every stage before it had run."""
+    problems: list[str] = []
+    for spec in specs:
+        try:
+            _family(spec.backend).devices_for(spec)
+        except (ConfigError, DeviceUnavailableError) as exc:
+            problems.append(f"{spec.stage}: {exc}")
+        except ImportError as exc:
+            problems.append(f"{spec.stage}: backend {spec.backend!r} cannot be imported here ({exc})")
+    return problems
 
 
 def load_models(spec: ModelSpec) -> list[AnyModel]:

@@ -132,7 +132,14 @@ def default_inbox() -> Path:
 
 def default_db_url() -> str:
     """`PDF_ASSETS_DB_URL` or a SQLite file in the data folder."""
-    url = os.environ.get("PDF_ASSETS_DB_URL")
+    return database_url_for(None, None)
+
+
+def database_url_for(db_url: str | None, data_dir: str | Path | None) -> str:
+    """An explicit URL, else `PDF_ASSETS_DB_URL`, else a SQLite file in `data_dir` (default: the
+    data folder): moving the data folder moves the SQLite file along with pages and crops."""
+    url = db_url or os.environ.get("PDF_ASSETS_DB_URL")
     if url:
         return url
-    return f"sqlite:///{default_data_dir() / 'pdf_assets.db'}"
+    folder = Path(data_dir).resolve() if data_dir else default_data_dir()
+    return f"sqlite:///{folder / 'pdf_assets.db'}"

@@ -9,6 +9,7 @@ What is retried, what fails at once and what blocks downstream assets: see `guar
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
@@ -22,6 +23,7 @@ from dagster import (
     AssetOut,
     AssetSpec,
     BackfillPolicy,
+    BetaWarning,
     MetadataValue,
     Output,
     ResourceParam,
@@ -64,19 +66,25 @@ from pdf_assets.stages.text import extract_text
 from pdf_assets.storage.db import check_database, engine_scope
 from pdf_assets.storage.writes import write_by_partition
 
+# `backfill_policy` is marked beta in Dagster 1.13; every asset here needs it (a backfill must
+# batch many folders in one run), so the warning would only repeat on every import.
+warnings.filterwarnings("ignore", category=BetaWarning, message=r"Parameter `backfill_policy`")
+
 GROUP = "pdf"
 # Keyword arguments every asset shares; their types are as varied as `@asset`'s parameters.
 # No retry policy: `guards.stage_guard` retries transient errors only (see there why).
+OWNERS = ["team:pdf-assets"]
 COMMON: dict[str, Any] = {
+    "owners": OWNERS,
     "partitions_def": folder_partitions,
     "backfill_policy": BackfillPolicy.multi_run(max(1, MAX_PARTITIONS_PER_RUN)),
     "io_manager_key": "pdf_values",
     "group_name": GROUP,
 }
-GPU: dict[str, Any] = {"pool": "gpu"}
+GPU: dict[str, Any] = {"pool": "gpu", "kinds": {"pytorch"}}
 # Each output of the render-and-layout step: stored like every asset value, and optional, so
 # either asset can be materialized without the other.
-STEP_OUT: dict[str, Any] = {"io_manager_key": COMMON["io_manager_key"], "is_required": False}
+STEP_OUT: dict[str, Any] = {"io_manager_key": COMMON["io_manager_key"], "is_required": False, "owners": OWNERS}
 
 pdf_folders = AssetSpec(
     "pdf_folders",
@@ -104,8 +112,12 @@ def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckRes
 
 @multi_asset(
     outs={
-        "pages": AssetOut(description="Every page of every PDF of the run, rendered into the page store.", **STEP_OUT),
-        "layouts": AssetOut(description="Regions with labels and boxes (PDF points) for every page.", **STEP_OUT),
+        "pages": AssetOut(
+            description="Every page of every PDF of the run, rendered into the page store.", kinds={"pdf"}, **STEP_OUT
+        ),
+        "layouts": AssetOut(
+            description="Regions with labels and boxes (PDF points) for every page.", kinds={"pytorch"}, **STEP_OUT
+        ),
     },
     deps=[pdf_folders],
     internal_asset_deps={"pages": {pdf_folders.key}, "layouts": {AssetKey("pages")}},
@@ -117,7 +129,7 @@ def _failures_check(name: str, failures: Sequence[ItemFailure]) -> AssetCheckRes
     partitions_def=COMMON["partitions_def"],
     backfill_policy=COMMON["backfill_policy"],
     group_name=GROUP,
-    **GPU,
+    pool=GPU["pool"],
 )
 def pages_and_layouts(
     context: AssetExecutionContext, pdf: PdfAssetsResource, pdf_values: ResourceParam[PartitionedValueIOManager]
@@ -169,7 +181,7 @@ def _render_and_detect(
     return both.pages, both.layouts
 
 
-@asset(**COMMON)
+@asset(kinds={"pdf"}, **COMMON)
 def categorized_regions(
     context: AssetExecutionContext,
     pdf: PdfAssetsResource,
@@ -240,7 +252,7 @@ def figure_results(
     )
 
 
-@asset(**COMMON)
+@asset(kinds={"sqlite", "postgres"}, **COMMON)
 def db_rows(
     context: AssetExecutionContext,
     pdf: PdfAssetsResource,

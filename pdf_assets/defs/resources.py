@@ -14,7 +14,9 @@ from dagster import Config, ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from pdf_assets.backends.devices import validate_device
-from pdf_assets.core.config import BatchPolicy, ModelSpec, default_data_dir, default_db_url, default_inbox
+from pdf_assets.backends.registry import check_specs
+from pdf_assets.core.config import BatchPolicy, ModelSpec, database_url_for, default_data_dir, default_inbox
+from pdf_assets.core.errors import ConfigError
 from pdf_assets.core.folders import folder_for_key
 from pdf_assets.core.pdf import set_passwords
 from pdf_assets.defs.partitions import check_bindings, recorded_folders
@@ -125,8 +127,13 @@ class PdfAssetsResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Every PDF opened in this run (render, text layer, tables, chart gate, their worker
-        processes) tries the configured passwords."""
+        processes) tries the configured passwords; and every stage's settings are checked
+        before the first step (a device this machine lacks would otherwise fail only its own
+        stage, after rendering and layout had run)."""
         set_passwords(self.passwords)
+        problems = check_specs(config.to_spec(stage) for stage, config in self.stage_configs().items())
+        if problems:
+            raise ConfigError("stage settings that cannot work here: " + "; ".join(problems))
 
     def folder_path(self, key: str) -> Path:
         """The folder behind a partition: an explicit mapping first, else the inbox (refusing
@@ -155,7 +162,8 @@ class PdfAssetsResource(ConfigurableResource):
         )
 
     def database_url(self) -> str:
-        return self.db_url or default_db_url()
+        """`db_url`, else `PDF_ASSETS_DB_URL`, else SQLite in this resource's data folder."""
+        return database_url_for(self.db_url, self.data_dir)
 
     def stage_configs(self) -> dict[str, StageConfig]:
         return {"layout": self.layout, "ocr": self.ocr, "tables": self.tables, "figures": self.figures}

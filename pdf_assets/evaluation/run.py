@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from pdf_assets.core.config import STAGES
 from pdf_assets.core.errors import ConfigError
 from pdf_assets.core.pdf import ENV_PASSWORDS
 
@@ -66,7 +67,8 @@ def run_corpus(corpus_dir: Path, work_dir: Path, *, backend: str = "embedded", d
     The run's console summary is captured rather than printed, so a report on stdout stays
     clean; a run that does not succeed raises with that summary.
     """
-    from pdf_assets.runner import run_folders  # Dagster loads only when a run is asked for
+    from pdf_assets.defs.resources import StageConfig  # Dagster loads only when a run is asked for
+    from pdf_assets.runner import DOCUMENTS_FAILED_EXIT, run_folders
 
     folder = work_dir / "inbox" / PARTITION
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,8 +78,8 @@ def run_corpus(corpus_dir: Path, work_dir: Path, *, backend: str = "embedded", d
     args = _run_args(work_dir, backend, device)
     summary = io.StringIO()
     with _corpus_passwords(), contextlib.redirect_stdout(summary):
-        status = run_folders([folder], args)
-    if status != 0:
+        status = run_folders([folder], args, {s: StageConfig(backend=backend, device=device) for s in STAGES})
+    if status not in (0, DOCUMENTS_FAILED_EXIT):  # an unreadable document is scored, not fatal
         raise RuntimeError(f"the pipeline run over {folder} failed:\n{summary.getvalue()}")
     db_url: str = args.db_url
     return db_url

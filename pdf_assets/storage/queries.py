@@ -161,3 +161,14 @@ def summary(session: Session, *, failure_limit: int = 20) -> SummaryData:
     failures = session.execute(newest).scalars()
     recent = tuple(FailureRecord(f.partition, f.run_id, f.stage, f.item, f.error) for f in failures)
     return SummaryData(_partition_summaries(session), recent)
+
+
+def document_status_counts(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    """How many documents of the partitions `keys` are `ok`, `partial` and `error`."""
+    counts = _count_by_partition(session, DocumentRow, "status")
+    wanted = set(keys)
+    out: dict[str, int] = {}
+    for (partition, status), n in counts.items():
+        if partition in wanted:
+            out[status] = out.get(status, 0) + n
+    return out
