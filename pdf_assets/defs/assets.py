@@ -24,6 +24,7 @@ from dagster import (
     AssetSpec,
     BackfillPolicy,
     BetaWarning,
+    MaterializeResult,
     MetadataValue,
     Output,
     ResourceParam,
@@ -40,12 +41,22 @@ from pdf_assets.defs.guards import (
 )
 from pdf_assets.defs.io_manager import PartitionedValueIOManager
 from pdf_assets.defs.metadata import (
-    counts_preview,
     failures_metadata,
     metrics_metadata,
     progress_to_log,
 )
 from pdf_assets.defs.partitions import MAX_PARTITIONS_PER_RUN, folder_partitions
+from pdf_assets.defs.previews import (
+    Meta,
+    add_partition_metadata,
+    categorized_preview,
+    counts_table,
+    figures_preview,
+    layouts_preview,
+    pages_preview,
+    tables_preview,
+    text_preview,
+)
 from pdf_assets.defs.resources import PdfAssetsResource
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.figures import extract_figures
@@ -58,7 +69,14 @@ from pdf_assets.stages.manifests import (
     TableManifest,
     TextManifest,
 )
-from pdf_assets.stages.pipeline import PipelineOutputs, all_failures, build_bundle, categorize_all, stage_metrics
+from pdf_assets.stages.pipeline import (
+    PipelineOutputs,
+    all_failures,
+    build_bundle,
+    categorize_all,
+    partition_rows,
+    stage_metrics,
+)
 from pdf_assets.stages.render import render_pages
 from pdf_assets.stages.render_layout import render_and_detect
 from pdf_assets.stages.tables import extract_tables
@@ -144,18 +162,10 @@ def pages_and_layouts(
         check_database(pdf.database_url())  # before any work: an unreachable DB fails in seconds
         pages, layouts = _render_and_detect(context, pdf, pdf_values, selected)
     if "pages" in selected:
-        counts = {
-            k: {"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)}
-            for k, m in pages.items()
-        }
-        yield Output(pages, output_name="pages", metadata=_stage_meta(pages, counts))
+        yield Output(pages, output_name="pages", metadata=_publish(context, "pages", pages, pages_preview))
         yield _failures_check("documents_readable", all_failures(pages))
     if layouts is not None:
-        yield Output(
-            layouts,
-            output_name="layouts",
-            metadata=_stage_meta(layouts, {k: {"regions": len(m.regions)} for k, m in layouts.items()}),
-        )
+        yield Output(layouts, output_name="layouts", metadata=_publish(context, "layouts", layouts, layouts_preview))
         analysed = sum(len(m.pages) for m in pages.values())
         yield failed_share_check("pages_analysed", all_failures(layouts), analysed, pdf.max_failed_share, "layouts")
 
@@ -191,8 +201,7 @@ def categorized_regions(
     """Regions bucketed into text / figure / table, with crops cut from the stored pages."""
     refuse_overlapping_runs(context)
     result = categorize_all(layouts, pages, pdf.data_path())
-    counts = {k: {"text": len(m.text), "figures": len(m.figures), "tables": len(m.tables)} for k, m in result.items()}
-    return Output(result, metadata={**failures_metadata(all_failures(result)), "preview": counts_preview(counts)})
+    return Output(result, metadata=_publish(context, "categorized_regions", result, categorized_preview))
 
 
 @asset(
@@ -208,7 +217,7 @@ def text_results(
         context,
         pdf,
         lambda engine: extract_text(categorized_regions, engine),
-        _by_source,
+        text_preview,
         ("regions_read", sum(len(m.text) for m in categorized_regions.values())),
     )
 
@@ -226,7 +235,7 @@ def table_results(
         context,
         pdf,
         lambda engine: extract_tables(categorized_regions, engine),
-        lambda m: {"tables": len(m.results), "cells": sum(len(t.cells) for t in m.results)},
+        tables_preview,
         ("tables_read", sum(len(m.tables) for m in categorized_regions.values())),
     )
 
@@ -247,7 +256,7 @@ def figure_results(
         context,
         pdf,
         lambda engine: extract_figures(categorized_regions, text_results, engine),
-        lambda m: {"figures": len(m.results), "charts": sum(1 for f in m.results if f.chart)},
+        figures_preview,
         ("figures_read", sum(len(m.figures) for m in categorized_regions.values())),
     )
 
@@ -262,20 +271,25 @@ def db_rows(
     text_results: dict[str, TextManifest],
     table_results: dict[str, TableManifest],
     figure_results: dict[str, FigureManifest],
-) -> Output[dict[str, dict[str, int]]]:
+) -> MaterializeResult:
     """The database rows of every partition of the run, one transaction per partition."""
     outputs = PipelineOutputs(pages, layouts, categorized_regions, text_results, table_results, figure_results)
     refuse_overlapping_runs(context)
     with stage_guard():
         inserted, failures = write_partitions(pdf.database_url(), outputs, context.run.run_id)
-    per_partition = {
-        k: {"documents": len(m.documents), "pages": len(m.pages), "regions": len(categorized_regions[k].regions)}
-        for k, m in pages.items()
-    }
+    per_partition = {key: partition_rows(outputs, key) for key in pages}
+    add_partition_metadata(
+        context,
+        "db_rows",
+        {
+            k: {"dagster/row_count": MetadataValue.int(sum(rows.values())), **_partition_counts(rows)}
+            for k, rows in per_partition.items()
+        },
+    )
     meta: dict[str, MetadataValue] = {f"rows/{table}": MetadataValue.int(n) for table, n in inserted.items()}
     meta["failures"] = MetadataValue.int(failures)
-    meta["preview"] = counts_preview(per_partition)
-    return Output(per_partition, metadata=meta)
+    meta["preview"] = counts_table(per_partition)
+    return MaterializeResult(metadata=meta)
 
 
 def write_partitions(url: str, outputs: PipelineOutputs, run_id: str) -> tuple[dict[str, int], int]:
@@ -292,7 +306,7 @@ def _model_stage(
     context: AssetExecutionContext,
     pdf: PdfAssetsResource,
     run: Callable[[InferenceEngine], Mapping[str, Any]],
-    counts: Callable[[Any], Mapping[str, int]],
+    preview: Callable[[Any], Meta],
     check: tuple[str, int],
 ) -> Iterator[Output | AssetCheckResult]:
     """The body every model stage shares: refuse a partition an older run still holds, check
@@ -302,21 +316,28 @@ def _model_stage(
         refuse_overlapping_runs(context)
         check_database(pdf.database_url())
         result = run(progress_to_log(context, pdf.engine()))
-    yield Output(result, metadata=_stage_meta(result, {k: counts(m) for k, m in result.items()}))
+    yield Output(result, metadata=_publish(context, context.asset_key.to_user_string(), result, preview))
     name, items = check
     yield failed_share_check(name, all_failures(result), items, pdf.max_failed_share)
 
 
-def _by_source(manifest: TextManifest) -> dict[str, int]:
-    counts = {"text_layer": 0, "ocr": 0}
-    for r in manifest.results:
-        counts[r.source] = counts.get(r.source, 0) + 1
-    return counts
-
-
-def _stage_meta(result: Mapping[str, object], counts: Mapping[str, Mapping[str, int]]) -> dict[str, MetadataValue]:
+def _publish(
+    context: AssetExecutionContext, asset: str, result: Mapping[str, Any], preview: Callable[[Any], Meta]
+) -> Meta:
+    """Each partition's own numbers and samples on its own materialization; the run's model
+    metrics, failures and a table of every partition's counts on the output."""
+    per_partition = {key: preview(value) for key, value in result.items()}
+    add_partition_metadata(context, asset, per_partition)
+    counts = {
+        key: {name.split("/", 1)[1]: int(v.value) for name, v in meta.items() if name.startswith("partition/")}  # type: ignore[arg-type]
+        for key, meta in per_partition.items()
+    }
     return {
         **metrics_metadata(stage_metrics(result)),
         **failures_metadata(all_failures(result)),
-        "preview": counts_preview(counts),
+        "preview": counts_table(counts),
     }
+
+
+def _partition_counts(rows: Mapping[str, int]) -> Meta:
+    return {f"partition/{table}": MetadataValue.int(n) for table, n in rows.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from dagster import AssetExecutionContext, MetadataValue
 
@@ -53,12 +53,3 @@ def failures_metadata(failures: Sequence[ItemFailure], limit: int = 20) -> dict[
     rows = ["| partition | item | error |", "|---|---|---|"]
     rows += [f"| {f.partition} | {f.item} | {f.error[:200].replace('|', '/')} |" for f in failures[:limit]]
     return {"failures": MetadataValue.int(len(failures)), "failed_items": MetadataValue.md("\n".join(rows))}
-
-
-def counts_preview(counts: Mapping[str, Mapping[str, int]]) -> MetadataValue:
-    """A Markdown table: one row per partition, one column per count."""
-    columns = sorted({c for row in counts.values() for c in row})
-    lines = ["| partition | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for key, row in sorted(counts.items()):
-        lines.append(f"| {key} | " + " | ".join(str(row.get(c, 0)) for c in columns) + " |")
-    return MetadataValue.md("\n".join(lines))

@@ -90,6 +90,18 @@ def run_pipeline(
     return PipelineOutputs(pages, layouts, categorized, texts, tables, figures, clock.seconds)
 
 
+def partition_rows(outputs: PipelineOutputs, key: str) -> dict[str, int]:
+    """The rows one partition's results become, per table (a failed table's box text is a text)."""
+    return {
+        "documents": len(outputs.pages[key].documents),
+        "pages": len(outputs.pages[key].pages),
+        "regions": len(outputs.categorized[key].regions),
+        "texts": len(outputs.texts[key].results) + len(outputs.tables[key].texts),
+        "tables": len(outputs.tables[key].results),
+        "figures": len(outputs.figures[key].results),
+    }
+
+
 def stage_metrics(*groups: Mapping[str, object]) -> tuple[StageMetrics, ...]:
     """Each stage's metrics are repeated in every partition's value; keep one per stage."""
     seen: dict[str, StageMetrics] = {}
