@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pdf_assets.evaluation.cli import add_eval_arguments
 
     add_eval_arguments(sub.add_parser("eval", help="score a run against a corpus's ground truth"))
+    from pdf_assets.overlay import add_overlay_arguments
+
+    add_overlay_arguments(sub.add_parser("overlay", help="draw a stored page's layout boxes on its page image"))
     return parser
 
 
@@ -235,7 +238,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if args.command in ("demo", "run"):
         _use_passwords(args)
-    handlers = {"demo": _cmd_demo, "run": _cmd_run, "show": _cmd_show, "export": _cmd_export, "eval": _cmd_eval}
+    from pdf_assets.overlay import run_overlay
+
+    handlers = {
+        "demo": _cmd_demo,
+        "run": _cmd_run,
+        "show": _cmd_show,
+        "export": _cmd_export,
+        "eval": _cmd_eval,
+        "overlay": run_overlay,
+    }
     return handlers[args.command](args)
 
 
