@@ -56,6 +56,8 @@ def prepare(out: Path, corpus: Path | None) -> None:
 def specs_for(args: argparse.Namespace) -> dict[str, ModelSpec]:
     # Table cells come from the text layer; image-only tables would need the CPU OCR.
     options = {"tables": (("ocr", "none"),)} if args.backend == "hf" else {}
+    if args.backend == "fake":  # simulated device time, to check overlap where no GPU is at hand
+        options = {stage: (("sleep_item_ms", str(ms)),) for stage, ms in args.fake_item_ms.items()}
     return {
         s: ModelSpec(stage=s, backend=args.backend, device=args.device, dtype=args.dtype, options=options.get(s, ()))
         for s in STAGES
@@ -339,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--device", default="cuda:0")
     r.add_argument("--dtype", default="fp16")
     r.add_argument("--batch-size", type=_sizes, default={}, help="per-stage batch sizes, e.g. ocr=512")
+    r.add_argument(
+        "--fake-item-ms", type=_sizes, default={}, help="fake backend: simulated device ms per item, e.g. layout=20"
+    )
     r.add_argument("--baseline-pages", type=int, default=0)
     r.add_argument("--model-only", action="store_true")
     r.add_argument("--variants", type=lambda s: [x for x in s.split(",") if x], default=[])
