@@ -5,7 +5,7 @@ Rendering is CPU work in worker processes and layout is device work in this one,
 after the other they add up (on born-digital folders each takes about as long as the other)
 while one of the two sits idle. Here the rendered pages are handed to a feeder thread that
 runs the layout stage over whatever has accumulated, in chunks of at least `min_chunk`
-pages: each chunk is still batched by the usual runner (sorted by size, adaptive batches,
+pages (one batch): each chunk is still batched by the usual runner (sorted by size, adaptive batches,
 out-of-memory halving), so the GPU keeps its large batches, and since render output arrives
 faster while the previous chunk runs, chunks grow on their own. The outputs are the same as
 `render_partitions` followed by `detect_layouts`: pages in job order, regions per page in the
@@ -30,8 +30,10 @@ from pdf_assets.stages.layout import layout_manifests
 from pdf_assets.stages.manifests import LayoutManifest, PagesManifest
 from pdf_assets.stages.render import RenderedDocument, RenderSettings, pages_manifests, render_jobs, render_stream
 
-#: the smallest chunk the feeder hands to the layout stage, in layout batches
-CHUNK_BATCHES = 4
+#: the smallest chunk the feeder hands to the layout stage, in layout batches: one, since the
+#: device idles while it waits; a chunk's batches are still sorted by size, and chunks grow
+#: on their own whenever rendering runs ahead of the model
+CHUNK_BATCHES = 1
 
 Detected = list[DetectedRegion]
 
