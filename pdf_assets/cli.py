@@ -13,6 +13,7 @@ import glob
 import importlib.metadata
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +50,19 @@ class ProgressBars(logging.Handler):
             return
         bar = self._bars.get(stage)
         if bar is None:
-            bar = self._bars[stage] = tqdm(total=total, desc=f"{stage:>8}", unit="item", file=sys.stderr, leave=True)
+            # A terminal that reports no size (0 x 0: a pseudo-terminal nobody sized, as under
+            # `docker exec -t` or a test harness) makes tqdm draw nothing at all; the standard
+            # fallback size keeps the bars visible there.
+            size = shutil.get_terminal_size((100, 24))
+            bar = self._bars[stage] = tqdm(
+                total=total,
+                desc=f"{stage:>8}",
+                unit="item",
+                file=sys.stderr,
+                leave=True,
+                ncols=size.columns,
+                nrows=size.lines,
+            )
         bar.update(done - bar.n)  # type: ignore[attr-defined]
         if done >= total:
             bar.close()  # type: ignore[attr-defined]

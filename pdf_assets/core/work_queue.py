@@ -38,6 +38,8 @@ class WorkQueue(Generic[ItemT, OutT]):
         self._stopped = False
         self._progress = progress
         self._cond = threading.Condition()
+        if progress is not None:  # the stage has started: bars appear now, and rates count from here
+            progress(stage, 0, len(items))
 
     def take(self, n: int, wait: bool, held: int = 0) -> list[int]:
         """Up to `n` next item indices in cost order; [] when the work is gone or stopped.
