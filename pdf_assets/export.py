@@ -36,7 +36,8 @@ JSON schema `pdf_assets.document`, version 1 (all lengths in PDF points, 1/72 in
                                         "chart": {"header": [str], "rows": [[str]]} | null}
                                        (only for figures)}]}]}
 
-An unreadable document (`status` "error") has `"pages": []`.
+An unreadable document (`status` "error") has `"pages": []`. The same schema, machine-readable
+(JSON Schema 2020-12), ships as `pdf_assets/schemas/document.v1.schema.json` (`json_schema()`).
 """
 
 from __future__ import annotations
@@ -58,11 +59,18 @@ from pdf_assets.storage.queries import stored_frames
 
 SCHEMA = "pdf_assets.document"
 VERSION = 1
+SCHEMA_FILE = Path(__file__).parent / "schemas" / f"document.v{VERSION}.schema.json"
 FORMATS = ("md", "json")
 TABLES = ("partitions", "documents", "pages", "regions", "texts", "tables", "figures")
 HEADINGS = {"title": "#", "section_header": "##"}
 
 Record = dict[str, Any]
+
+
+def json_schema() -> Record:
+    """The JSON Schema every exported `<stem>.json` validates against."""
+    schema: Record = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return schema
 
 
 class UnknownPartitionError(ConfigError):

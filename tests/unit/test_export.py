@@ -163,3 +163,19 @@ def test_chart_data_becomes_a_markdown_table() -> None:
     assert [c.strip() for c in lines[0].strip("|").split("|")] == ["year", "docs"]
     assert len(lines) == 4 and "2024" in lines[3] and "30" in lines[3]
     assert chart_markdown({"header": ["a", "b"], "rows": [["1"]]}) == ""  # ragged rows: no table
+
+
+def test_every_exported_json_validates_against_the_shipped_schema(exported: Exported) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from pdf_assets.export import json_schema
+
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    documents = _json_files(exported)
+    assert documents
+    for name, doc in documents.items():
+        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+        assert not errors, f"{name}: {errors[0].message} at {list(errors[0].path)}"
+    broken = next(iter(documents.values()))
+    broken["pages"] = [{"page_no": 0}]  # the schema can fail: a page numbered from 0, fields missing
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(broken))
