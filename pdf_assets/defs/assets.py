@@ -58,6 +58,7 @@ from pdf_assets.defs.previews import (
     text_preview,
 )
 from pdf_assets.defs.resources import PdfAssetsResource
+from pdf_assets.export import export_partitions
 from pdf_assets.stages.engine import InferenceEngine
 from pdf_assets.stages.figures import extract_figures
 from pdf_assets.stages.layout import detect_layouts
@@ -290,6 +291,29 @@ def db_rows(
     meta["failures"] = MetadataValue.int(failures)
     meta["preview"] = counts_table(per_partition)
     return MaterializeResult(metadata=meta)
+
+
+@asset(
+    deps=["db_rows"],
+    kinds={"json", "markdown"},
+    owners=OWNERS,
+    partitions_def=COMMON["partitions_def"],
+    backfill_policy=COMMON["backfill_policy"],
+    group_name=GROUP,
+)
+def document_files(context: AssetExecutionContext, pdf: PdfAssetsResource) -> MaterializeResult:
+    """Each stored document of the partitions as Markdown and JSON files with its figure crops
+    (what `pdf-assets export` writes), under `<data_dir>/exports/<partition>/`. Optional: not
+    part of the job; materialize it from the UI when files are wanted."""
+    out = pdf.data_path() / "exports"
+    written = export_partitions(pdf.database_url(), list(context.partition_keys), out)
+    for key in context.partition_keys:
+        mine = [p for p in written if p.parent.name == key]
+        context.add_asset_metadata(
+            {"partition/files": MetadataValue.int(len(mine)), "folder": MetadataValue.path(str(out / key))},
+            partition_key=key,
+        )
+    return MaterializeResult(metadata={"files": MetadataValue.int(len(written)), "root": MetadataValue.path(str(out))})
 
 
 def write_partitions(url: str, outputs: PipelineOutputs, run_id: str) -> tuple[dict[str, int], int]:

@@ -7,6 +7,7 @@ from dagster import Definitions, in_process_executor
 from pdf_assets.defs.assets import (
     categorized_regions,
     db_rows,
+    document_files,
     figure_results,
     pages_and_layouts,
     pdf_folders,
@@ -36,6 +37,7 @@ def build_definitions(pdf: PdfAssetsResource | None = None) -> Definitions:
             table_results,
             figure_results,
             db_rows,
+            document_files,
         ],
         jobs=[pdf_job],
         sensors=[inbox_sensor],

@@ -51,3 +51,23 @@ def test_each_partition_gets_its_own_counts_and_samples(tmp_path: Path) -> None:
     )
     rows = _events(result, "db_rows")
     assert rows["alpha"]["dagster/row_count"].value > rows["beta"]["dagster/row_count"].value > 0
+
+
+def test_the_optional_document_files_asset_writes_the_export(tmp_path: Path) -> None:
+    from dagster import AssetKey
+
+    from pdf_assets.defs.definitions import build_definitions
+
+    write_samples(tmp_path / "inbox" / "alpha")
+    resource = make_resource(tmp_path, tmp_path / "inbox")
+    with DagsterInstance.ephemeral() as instance:
+        assert run_job(resource, instance, ["alpha"]).success
+        job = build_definitions(resource).resolve_implicit_global_asset_job_def()
+        files = job.execute_in_process(
+            instance=instance, partition_key="alpha", asset_selection=[AssetKey("document_files")]
+        )
+    assert files.success
+    folder = tmp_path / "data" / "exports" / "alpha"
+    assert len(list(folder.glob("*.md"))) == len(list(folder.glob("*.json"))) == 4
+    (event,) = files.get_asset_materialization_events()
+    assert event.materialization.metadata["partition/files"].value == 8
