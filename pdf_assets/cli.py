@@ -9,7 +9,6 @@ documents as Markdown and JSON files.
 from __future__ import annotations
 
 import argparse
-import glob
 import importlib.metadata
 import logging
 import os
@@ -120,11 +119,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    folders = expand_folders(args.folders)
-    missing = [str(f) for f in folders if not f.is_dir()]
-    if missing or not folders:
-        print(f"error: not a folder: {', '.join(missing or args.folders)}", file=sys.stderr)
+    from pdf_assets.cli_inputs import as_folders, expand_inputs
+    from pdf_assets.core.config import default_data_dir
+
+    inputs = expand_inputs(args.folders)
+    missing = [str(f) for f in inputs if not f.is_dir() and not (f.is_file() and f.suffix.lower() == ".pdf")]
+    if missing or not inputs:
+        print(f"error: not a folder or PDF file: {', '.join(missing or args.folders)}", file=sys.stderr)
         return EXIT_USAGE
+    folders = as_folders(inputs, Path(args.data_dir).resolve() if args.data_dir else default_data_dir())
     empty = [f for f in folders if not list_pdfs(f)]
     if len(empty) == len(folders):
         print(f"error: no PDFs found in {', '.join(str(f) for f in folders)}", file=sys.stderr)
@@ -151,16 +154,6 @@ def _run(folders: list[Path], args: argparse.Namespace) -> int:
         print("nothing was run", file=sys.stderr)
         return EXIT_USAGE
     return run_folders(checked, args, configs)
-
-
-def expand_folders(given: Sequence[str]) -> list[Path]:
-    """Folders named on the command line, with shell-style patterns expanded (`'inbox/2026-*'`,
-    quoted so the shell leaves them to us); a pattern matching nothing is kept as given."""
-    out: list[Path] = []
-    for text in given:
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else []
-        out += [Path(m).resolve() for m in matches if Path(m).is_dir()] or [Path(text).resolve()]
-    return list(dict.fromkeys(out))
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -200,7 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=help_text)
         if name == "run":
-            p.add_argument("folders", nargs="+", help="folders of PDFs (one partition each)")
+            p.add_argument(
+                "folders",
+                nargs="+",
+                help="folders of PDFs (one partition each), quoted patterns, or single PDF files (one partition each)",
+            )
         else:
             p.add_argument("--inbox", help="inbox folder (default: $PDF_ASSETS_INBOX or ./inbox)")
         p.add_argument("--data-dir", help="page store and values (default: $PDF_ASSETS_DATA_DIR or ./data)")

@@ -113,3 +113,16 @@ def test_cuda_where_there_is_none_fails_before_rendering(tmp_path: Path, capsys:
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 4 and all("CUDA is not available here" in line for line in err)
     assert not (tmp_path / "data" / "pages").exists()
+
+
+def test_a_single_pdf_is_a_partition_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "inbox" / "many"
+    samples = write_samples(folder)  # four PDFs; only one is named
+    db = ["--db-url", f"sqlite:///{tmp_path / 'db.sqlite'}"]
+    assert main([*_args(tmp_path, samples[0]), *db]) == 0
+    assert main([*_args(tmp_path, samples[0]), *db]) == 0  # the same file again: the same partition
+    capsys.readouterr()
+    assert main(["show", *db]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(samples[0].stem.lower())]
+    assert len(rows) == 1 and rows[0].split()[1] == "1/0/0"  # one document, ok
+    assert main([*_args(tmp_path, tmp_path / "inbox" / "nothing.txt"), *db]) == EXIT_USAGE
