@@ -54,6 +54,18 @@ def make_dagster_home(target: Path) -> Path:
     return target.resolve()
 
 
+def server_env(tmp: Path) -> dict[str, str]:
+    """A fresh instance and the fake backend, with every path of the project inside `tmp`."""
+    return {
+        "DAGSTER_HOME": str(make_dagster_home(tmp / "dagster_home")),
+        "PDF_ASSETS_BACKEND": "fake",
+        "PDF_ASSETS_DEVICE": "cpu",
+        "PDF_ASSETS_INBOX": str(tmp / "inbox"),
+        "PDF_ASSETS_DATA_DIR": str(tmp / "data"),
+        "PDF_ASSETS_DB_URL": f"sqlite:///{tmp / 'db.sqlite'}",
+    }
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

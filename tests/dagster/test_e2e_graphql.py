@@ -21,7 +21,7 @@ from pdf_assets.defs.jobs import PIPELINE_ASSETS
 from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.queries import row_counts
 from pdf_assets.storage.schema import PartitionRow
-from tests.dagster.e2e_helpers import DagsterDev, GraphQLClient, make_dagster_home, wait_for, write_pdfs
+from tests.dagster.e2e_helpers import DagsterDev, GraphQLClient, server_env, wait_for, write_pdfs
 
 pytestmark = pytest.mark.e2e
 
@@ -78,14 +78,7 @@ Run = dict[str, Any]  # one run as GraphQL returns it (decoded JSON)
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DagsterDev]:
-    env = {
-        "DAGSTER_HOME": str(make_dagster_home(tmp_path / "dagster_home")),
-        "PDF_ASSETS_BACKEND": "fake",
-        "PDF_ASSETS_DEVICE": "cpu",
-        "PDF_ASSETS_INBOX": str(tmp_path / "inbox"),
-        "PDF_ASSETS_DATA_DIR": str(tmp_path / "data"),
-        "PDF_ASSETS_DB_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-    }
+    env = server_env(tmp_path)
     dev = DagsterDev(env, tmp_path / "dagster-dev.log")
     try:
         with dev.log_on_failure():

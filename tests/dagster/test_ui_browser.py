@@ -16,7 +16,7 @@ from dagster import AssetKey, DagsterInstance
 
 from pdf_assets.cli import main
 from pdf_assets.samples import write_samples
-from tests.dagster.e2e_helpers import DagsterDev, make_dagster_home
+from tests.dagster.e2e_helpers import DagsterDev, server_env
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="needs headless Chromium (apt-get install chromium)")
@@ -25,14 +25,7 @@ pytestmark = pytest.mark.skipif(BROWSER is None, reason="needs headless Chromium
 @pytest.fixture
 def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterDev]:
     """One CLI run over the samples recorded in an instance, then `dagster dev` on that instance."""
-    env = {
-        "DAGSTER_HOME": str(make_dagster_home(tmp_path / "dagster_home")),
-        "PDF_ASSETS_BACKEND": "fake",
-        "PDF_ASSETS_DEVICE": "cpu",
-        "PDF_ASSETS_INBOX": str(tmp_path / "inbox"),
-        "PDF_ASSETS_DATA_DIR": str(tmp_path / "data"),
-        "PDF_ASSETS_DB_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-    }
+    env = server_env(tmp_path)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     write_samples(tmp_path / "inbox" / "alpha")
