@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dagster import Config, ConfigurableResource, InitResourceContext
+from dagster import Config, ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
 from pdf_assets.backends.devices import validate_device
@@ -22,6 +22,8 @@ from pdf_assets.core.pdf import set_passwords
 from pdf_assets.defs.partitions import check_bindings, recorded_folders
 from pdf_assets.stages.engine import DEFAULT_BATCH, InferenceEngine
 from pdf_assets.stages.render import DEFAULT_MAX_PAGE_PIXELS, DEFAULT_RENDER_TIMEOUT_S, RenderSettings
+
+ENV_DB_URL = "PDF_ASSETS_DB_URL"
 
 
 class StageConfig(Config):
@@ -117,7 +119,10 @@ class PdfAssetsResource(ConfigurableResource):
             device=os.environ.get("PDF_ASSETS_DEVICE", "auto"),
         )
         settle = float(os.environ.get("PDF_ASSETS_SENSOR_SETTLE_S", "30"))
-        return cls(layout=stage, ocr=stage, tables=stage, figures=stage, sensor_settle_s=settle)
+        # The database URL may hold a password: given as an EnvVar, the UI shows the variable's
+        # name, never its value, and the value is read when a run starts.
+        db_url = EnvVar(ENV_DB_URL) if os.environ.get(ENV_DB_URL) else None
+        return cls(layout=stage, ocr=stage, tables=stage, figures=stage, sensor_settle_s=settle, db_url=db_url)
 
     def data_path(self) -> Path:
         return Path(self.data_dir).resolve() if self.data_dir else default_data_dir()

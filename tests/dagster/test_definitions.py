@@ -68,3 +68,28 @@ def test_stage_config_carries_every_batching_knob_to_the_runner() -> None:
         StageConfig(prefetch=-1).to_policy("ocr")
     with pytest.raises(ConfigError, match="min_batch_size"):
         StageConfig(batch_size=4, min_batch_size=8).to_policy("ocr")
+
+
+def test_the_database_url_from_the_environment_stays_an_env_var(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI shows `PDF_ASSETS_DB_URL`, not the URL (it may hold a password); runs still use it."""
+    from dagster import DagsterInstance, EnvVar
+
+    from pdf_assets.defs.definitions import build_definitions
+    from pdf_assets.defs.resources import PdfAssetsResource
+    from pdf_assets.samples import write_samples
+    from tests.dagster.pipeline_helpers import db_counts, run_job
+
+    url = f"sqlite:///{tmp_path / 'secret.sqlite'}"
+    monkeypatch.setenv("PDF_ASSETS_DB_URL", url)
+    monkeypatch.setenv("PDF_ASSETS_BACKEND", "fake")
+    monkeypatch.setenv("PDF_ASSETS_INBOX", str(tmp_path / "inbox"))
+    monkeypatch.setenv("PDF_ASSETS_DATA_DIR", str(tmp_path / "data"))
+    resource = PdfAssetsResource.from_env()
+    assert isinstance(resource.db_url, EnvVar) and resource.db_url.env_var_name == "PDF_ASSETS_DB_URL"
+    assert url not in repr(build_definitions(resource).resources)
+    write_samples(tmp_path / "inbox" / "alpha")
+    with DagsterInstance.ephemeral() as instance:
+        assert run_job(resource, instance, ["alpha"]).success
+    assert db_counts(PdfAssetsResource(db_url=url))["documents"] == 4
