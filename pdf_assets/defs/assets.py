@@ -262,7 +262,11 @@ def figure_results(
     )
 
 
-@asset(kinds={"sqlite", "postgres"}, **COMMON)
+@asset(
+    kinds={"sqlite", "postgres"},
+    check_specs=_check("db_rows", "rows_match", "The database holds exactly the rows the stages produced"),
+    **COMMON,
+)
 def db_rows(
     context: AssetExecutionContext,
     pdf: PdfAssetsResource,
@@ -290,7 +294,23 @@ def db_rows(
     meta: dict[str, MetadataValue] = {f"rows/{table}": MetadataValue.int(n) for table, n in inserted.items()}
     meta["failures"] = MetadataValue.int(failures)
     meta["preview"] = counts_table(per_partition)
-    return MaterializeResult(metadata=meta)
+    return MaterializeResult(metadata=meta, check_results=[_rows_check(inserted, per_partition)])
+
+
+def _rows_check(inserted: Mapping[str, int], per_partition: Mapping[str, Mapping[str, int]]) -> AssetCheckResult:
+    """Rows written per table against the rows the partitions' results make: a difference
+    means results were dropped (or duplicated) between the stages and the database."""
+    expected: dict[str, int] = {}
+    for rows in per_partition.values():
+        for table, n in rows.items():
+            expected[table] = expected.get(table, 0) + n
+    wrong = {t: (n, inserted.get(t, 0)) for t, n in expected.items() if inserted.get(t, 0) != n}
+    return AssetCheckResult(
+        check_name="rows_match",
+        passed=not wrong,
+        description=", ".join(f"{t}: {got} written, {n} produced" for t, (n, got) in wrong.items()) or None,
+        metadata={"tables": MetadataValue.json(expected)},
+    )
 
 
 @asset(

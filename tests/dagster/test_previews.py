@@ -51,6 +51,17 @@ def test_each_partition_gets_its_own_counts_and_samples(tmp_path: Path) -> None:
     )
     rows = _events(result, "db_rows")
     assert rows["alpha"]["dagster/row_count"].value > rows["beta"]["dagster/row_count"].value > 0
+    checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["rows_match"] is True
+
+
+def test_rows_match_fails_when_the_database_lacks_rows() -> None:
+    from pdf_assets.defs.assets import _rows_check
+
+    produced = {"alpha": {"documents": 2, "texts": 5}, "beta": {"documents": 1, "texts": 0}}
+    assert _rows_check({"documents": 3, "texts": 5}, produced).passed
+    short = _rows_check({"documents": 3, "texts": 4}, produced)
+    assert not short.passed and short.description == "texts: 4 written, 5 produced"
 
 
 def test_the_optional_document_files_asset_writes_the_export(tmp_path: Path) -> None:
