@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from sqlite3 import Connection as SQLiteConnection
+from sqlite3 import Cursor as SQLiteCursor
 from typing import Any
 
 from alembic import command
@@ -77,10 +80,31 @@ def _on_sqlite_connect(dbapi_connection: SQLiteConnection, _record: ConnectionPo
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: SQLiteCursor) -> None:
+    """Switch the database to WAL once (a no-op when it already is), retrying while another
+    connection holds the lock: SQLite answers a journal-mode change that meets a lock with
+    "database is locked" at once, without waiting out the busy timeout, so several processes
+    opening a fresh database together would otherwise fail at random."""
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    waited, pause = 0.0, 0.01
+    limit = float(cursor.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or waited >= limit:
+                raise
+        time.sleep(pause)
+        waited += pause
+        pause = min(pause * 2, 0.5)
 
 
 #: How long a SQLite connection waits for another's write lock before `database is locked`.
