@@ -61,6 +61,7 @@ class ProgressBars(logging.Handler):
                 leave=True,
                 ncols=size.columns,
                 nrows=size.lines,
+                mininterval=0.02,  # updates come once per batch: draw each, up to 50 a second
             )
         bar.update(done - bar.n)  # type: ignore[attr-defined]
         if done >= total:
