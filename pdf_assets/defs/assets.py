@@ -192,17 +192,24 @@ def _render_and_detect(
     return both.pages, both.layouts
 
 
-@asset(kinds={"pdf"}, **COMMON)
+@asset(
+    kinds={"pdf"},
+    check_specs=_check("categorized_regions", "crops_cut", "Crops were cut for at most max_failed_share of regions"),
+    **COMMON,
+)
 def categorized_regions(
     context: AssetExecutionContext,
     pdf: PdfAssetsResource,
     layouts: dict[str, LayoutManifest],
     pages: dict[str, PagesManifest],
-) -> Output[dict[str, CategorizedRegions]]:
-    """Regions bucketed into text / figure / table, with crops cut from the stored pages."""
+) -> Iterator[Output | AssetCheckResult]:
+    """Regions bucketed into text / figure / table, with crops cut from the stored pages (a
+    page image that cannot be cut fails its regions that need pixels: the check says how many)."""
     refuse_overlapping_runs(context)
     result = categorize_all(layouts, pages, pdf.data_path())
-    return Output(result, metadata=_publish(context, "categorized_regions", result, categorized_preview))
+    yield Output(result, metadata=_publish(context, "categorized_regions", result, categorized_preview))
+    regions = sum(len(m.regions) for m in result.values())
+    yield failed_share_check("crops_cut", all_failures(result), regions, pdf.max_failed_share, "categorized_regions")
 
 
 @asset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions, in_process_executor, with_source_code_references
 
 from pdf_assets.defs.assets import (
     categorized_regions,
@@ -29,16 +29,19 @@ def build_definitions(pdf: PdfAssetsResource | None = None) -> Definitions:
         else PartitionedValueIOManager()
     )
     return Definitions(
-        assets=[
-            pdf_folders,
-            pages_and_layouts,
-            categorized_regions,
-            text_results,
-            table_results,
-            figure_results,
-            db_rows,
-            document_files,
-        ],
+        # Code references: the UI links each asset to the function that defines it.
+        assets=with_source_code_references(
+            [
+                pdf_folders,
+                pages_and_layouts,
+                categorized_regions,
+                text_results,
+                table_results,
+                figure_results,
+                db_rows,
+                document_files,
+            ]
+        ),
         jobs=[pdf_job],
         sensors=[inbox_sensor],
         schedules=[nightly_catch_up],
