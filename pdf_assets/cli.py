@@ -16,6 +16,9 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
+
+from tqdm import tqdm
 
 from pdf_assets.core.errors import ConfigError
 from pdf_assets.core.folders import list_pdfs
@@ -35,37 +38,52 @@ only partly read); 143 stopped by a signal."""
 
 
 class ProgressBars(logging.Handler):
-    """Draws one progress bar per stage from the engine's progress log records."""
+    """Draws one progress bar per stage from the engine's progress log records.
+
+    A bar follows its stage's total as it grows (a streamed stage learns its total as pages
+    render) and closes when the count reaches it. A stage that reports again after that gets a
+    new bar: from where it stopped when its total grew (the text stage's second OCR run), from
+    zero when its count went back (the next run of the CLI).
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self._bars: dict[str, object] = {}
+        self._bars: dict[str, tqdm[NoReturn]] = {}  # open bars
+        self._ended: dict[str, int] = {}  # the count of each stage whose bar closed
 
     def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
         stage, done, total = getattr(record, "stage", None), getattr(record, "done", 0), getattr(record, "total", 0)
         if stage is None:
             return
         bar = self._bars.get(stage)
         if bar is None:
-            # A terminal that reports no size (0 x 0: a pseudo-terminal nobody sized, as under
-            # `docker exec -t` or a test harness) makes tqdm draw nothing at all; the standard
-            # fallback size keeps the bars visible there.
-            size = shutil.get_terminal_size((100, 24))
-            bar = self._bars[stage] = tqdm(
-                total=total,
-                desc=f"{stage:>8}",
-                unit="item",
-                file=sys.stderr,
-                leave=True,
-                ncols=size.columns,
-                nrows=size.lines,
-                mininterval=0.02,  # updates come once per batch: draw each, up to 50 a second
-            )
-        bar.update(done - bar.n)  # type: ignore[attr-defined]
+            ended = self._ended.pop(stage, None)
+            bar = self._bars[stage] = _bar(stage, total, ended if ended is not None and done >= ended else 0)
+        if total != bar.total:
+            bar.total = total
+        bar.update(done - bar.n)
         if done >= total:
-            bar.close()  # type: ignore[attr-defined]
+            bar.close()
+            del self._bars[stage]
+            self._ended[stage] = done
+
+
+def _bar(stage: str, total: int, start: int) -> tqdm[NoReturn]:
+    """A terminal that reports no size (0 x 0: a pseudo-terminal nobody sized, as under
+    `docker exec -t` or a test harness) makes tqdm draw nothing at all; the standard fallback
+    size keeps the bars visible there."""
+    size = shutil.get_terminal_size((100, 24))
+    return tqdm(
+        total=total,
+        initial=start,
+        desc=f"{stage:>8}",
+        unit="item",
+        file=sys.stderr,
+        leave=True,
+        ncols=size.columns,
+        nrows=size.lines,
+        mininterval=0.02,  # updates come once per batch: draw each, up to 50 a second
+    )
 
 
 def _version() -> str:

@@ -7,8 +7,9 @@ and runs every stage through the batch runner.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
@@ -32,6 +33,30 @@ DEFAULT_BATCH = {"layout": 8, "ocr": 32, "tables": 8, "figures": 8}
 def log_progress(stage: str, done: int, total: int) -> None:
     """Progress as log records: the Dagster log shows them, the CLI draws bars from them."""
     progress_logger.info("%s: %d/%d", stage, done, total, extra={"stage": stage, "done": done, "total": total})
+
+
+class ChainedProgress:
+    """Consecutive runs of one stage reported as one run: counts go on from where the earlier
+    runs ended, and the total includes `pending()` items known to come later. The layout
+    feeder (chunks of pages as they render) and the text stage (OCR before and after the
+    text-layer reads) use it, so a stage's bar runs once from 0 to its end."""
+
+    def __init__(self, report: Progress | None, pending: Callable[[], int] = lambda: 0) -> None:
+        self._report = report
+        self._pending = pending
+        self._before = 0
+
+    def engine(self, engine: InferenceEngine) -> InferenceEngine:
+        """`engine`, reporting through this chain (unchanged when it reports nothing)."""
+        return dataclasses.replace(engine, progress=self._progress) if self._report else engine
+
+    def finished(self, items: int) -> None:
+        """A run of `items` items ended: the next run's counts start after them."""
+        self._before += items
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        if self._report is not None:
+            self._report(stage, self._before + done, self._before + total + self._pending())
 
 
 @dataclass

@@ -14,18 +14,18 @@ same order, one merged `StageMetrics` for the layout stage.
 
 from __future__ import annotations
 
-import dataclasses
+import math
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pdf_assets.core.batching import StageRun
 from pdf_assets.core.types import DetectedRegion, PageRef
 from pdf_assets.stages.collect import combine_runs
-from pdf_assets.stages.engine import InferenceEngine
+from pdf_assets.stages.engine import ChainedProgress, InferenceEngine
 from pdf_assets.stages.layout import layout_manifests
 from pdf_assets.stages.manifests import LayoutManifest, PagesManifest
 from pdf_assets.stages.render import RenderedDocument, RenderSettings, pages_manifests, render_jobs, render_stream
@@ -50,8 +50,9 @@ class LayoutFeeder:
     """Runs the layout stage on a background thread over pages handed to it as they render."""
 
     def __init__(self, engine: InferenceEngine, min_chunk: int) -> None:
-        self._engine = dataclasses.replace(engine, progress=self._progress) if engine.progress else engine
-        self._report = engine.progress
+        self._expected_more = 0  # pages the PDFs still rendering are expected to add
+        self._chain = ChainedProgress(engine.progress, lambda: len(self._waiting) + self._expected_more)
+        self._engine = self._chain.engine(engine)
         self._min_chunk = max(1, min_chunk)
         self._ready = threading.Condition()
         self._waiting: list[PageRef] = []
@@ -62,19 +63,21 @@ class LayoutFeeder:
         self._thread = threading.Thread(target=self._loop, name="layout-feeder", daemon=True)
         self._thread.start()
 
-    def add(self, pages: Sequence[PageRef]) -> None:
-        """Queue rendered pages; a layout error from an earlier chunk is raised here, so the
-        render stops instead of finishing work nobody will use."""
+    def add(self, pages: Sequence[PageRef], expected_more: int = 0) -> None:
+        """Queue rendered pages, with an estimate of the pages still to come (for the progress
+        total only); a layout error from an earlier chunk is raised here, so the render stops
+        instead of finishing work nobody will use."""
         if self._error is not None:
             raise self._error
         with self._ready:
             self._waiting.extend(pages)
+            self._expected_more = expected_more
             self._ready.notify()
 
     def finish(self) -> tuple[list[PageRef], StageRun[Detected]]:
         """Wait for the last chunk; every page fed, with the combined run aligned to them."""
         with self._ready:
-            self._closed = True
+            self._closed, self._expected_more = True, 0
             self._ready.notify()
         self._thread.join()
         if self._error is not None:
@@ -101,14 +104,17 @@ class LayoutFeeder:
             while chunk := self._take():
                 self._runs.append(self._engine.run("layout", chunk))
                 self._fed += chunk
+                self._chain.finished(len(chunk))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the rendering thread
             self._error = exc
 
-    def _progress(self, stage: str, done: int, total: int) -> None:
-        """A chunk's progress as the whole stage's: pages done so far of pages known so far."""
-        if self._report is not None:
-            before = len(self._fed)
-            self._report(stage, before + done, before + total + len(self._waiting))
+
+def _pages_to_come(rendered: Collection[RenderedDocument], jobs: int) -> int:
+    """An estimate of the pages the PDFs not yet rendered will add (the average so far, at
+    least one a PDF): a bar total that grows to the truth, never one reached too early."""
+    left = jobs - len(rendered)
+    average = sum(len(r.pages) for r in rendered) / max(1, len(rendered))
+    return math.ceil(left * max(1.0, average))
 
 
 def render_and_detect(
@@ -128,7 +134,7 @@ def render_and_detect(
     try:
         for index, document in render_stream(jobs, settings.workers, engine.progress, settings.timeout_s):
             rendered[index] = document
-            feeder.add(document.pages)
+            feeder.add(document.pages, _pages_to_come(rendered.values(), len(jobs)))
     except BaseException:
         feeder.abandon()
         raise

@@ -15,7 +15,7 @@ from pdf_assets.core.pdf import open_pdf
 from pdf_assets.core.types import Crop, ItemFailure, OcrText, TextResult
 from pdf_assets.stages.collect import collect_crops, combine_runs
 from pdf_assets.stages.crops import cut_pending
-from pdf_assets.stages.engine import InferenceEngine
+from pdf_assets.stages.engine import ChainedProgress, InferenceEngine
 from pdf_assets.stages.garbled import looks_garbled
 from pdf_assets.stages.manifests import CategorizedRegions, TextManifest
 
@@ -103,14 +103,17 @@ def _read_and_ocr(
     second, usually small, OCR run.
     """
     ready = [c for c in crops if not c.text_layer and c.cut]
+    chain = ChainedProgress(engine.progress)  # one OCR bar over both runs
+    ocr = chain.engine(engine)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr") as device:
-        first: Future[StageRun[OcrText]] = device.submit(engine.run, "ocr", ready)
+        first: Future[StageRun[OcrText]] = device.submit(ocr.run, "ocr", ready)
         layer = text_layer_texts(crops)
         rest = [c for i, c in enumerate(crops) if i not in layer and (c.text_layer or not c.cut)]
         cut, cut_failures = cut_pending(rest)
         ready_run: StageRun[OcrText] = first.result()
+    chain.finished(len(ready))
     late = [c for c in cut if c is not None]
-    late_run: StageRun[OcrText] = engine.run("ocr", late)
+    late_run: StageRun[OcrText] = ocr.run("ocr", late)
     runs = [r for r in (ready_run, late_run) if r.metrics.items] or [ready_run]
     return layer, ready + late, cut_failures, combine_runs("ocr", runs)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pty
 import re
@@ -11,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from pdf_assets.cli import ProgressBars
 from pdf_assets.samples import write_samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +64,22 @@ def test_the_layout_bar_advances_batch_by_batch_in_a_terminal(tmp_path: Path) ->
     assert {total for _, total in drawn} == {4}
     # Drawn at 0 when the stage started, then after each of the four batches (at least three steps).
     assert counts[0] == 0 and counts[-1] == 4 and len(counts) >= 4, drawn
+
+
+def _record(stage: str, done: int, total: int) -> logging.LogRecord:
+    record = logging.LogRecord("pdf_assets.progress", logging.INFO, __file__, 0, "", None, None)
+    record.__dict__.update(stage=stage, done=done, total=total)
+    return record
+
+
+def test_a_bar_follows_a_growing_total_and_a_new_run_gets_a_new_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    bars = ProgressBars()
+    for done, total in [(0, 4), (2, 4), (2, 8), (6, 9), (9, 9)]:  # a streamed stage learns its total
+        bars.emit(_record("layout", done, total))
+    for done, total in [(9, 12), (12, 12)]:  # the same stage again, going on (a second OCR run)
+        bars.emit(_record("layout", done, total))
+    for done, total in [(0, 3), (3, 3)]:  # the next run of the CLI: from zero
+        bars.emit(_record("layout", done, total))
+    lines = [line.rsplit("\r", 1)[-1] for line in capsys.readouterr().err.split("\n") if line.strip()]
+    finals = [re.search(r"(\d+)/(\d+)", line).groups() for line in lines]  # type: ignore[union-attr]
+    assert finals == [("9", "9"), ("12", "12"), ("3", "3")]

@@ -52,9 +52,11 @@ def test_streamed_render_and_layout_match_the_stages_one_after_the_other(tmp_pat
     total = sum(len(m.pages) for m in pages.values())
     metrics = streamed.layouts["alpha"].metrics[0]
     assert metrics.items == total and metrics.batches == total
-    # The layout bar only moves forward, and ends at the whole stage's total.
+    # The layout bar only moves forward, reaches its total only at the end (PDFs still
+    # rendering count as pages to come), and ends at the whole stage's total.
     layout = [(d, t) for s, d, t in progress if s == "layout"]
     assert [d for d, _ in layout] == sorted(d for d, _ in layout) and layout[-1] == (total, total)
+    assert all(d < t for d, t in layout[:-1]), layout
 
 
 def test_the_feeder_runs_chunks_as_pages_arrive(tmp_path: Path) -> None:
