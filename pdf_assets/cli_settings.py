@@ -9,15 +9,11 @@ leaves the others at the default (`PDF_ASSETS_BACKEND`, else `embedded`). The sa
 from __future__ import annotations
 
 import argparse
-import os
 
 from pdf_assets.backends.registry import check_specs
 from pdf_assets.core.config import STAGES, ModelSpec
 from pdf_assets.core.errors import ConfigError
-from pdf_assets.defs.resources import StageConfig
-
-ENV_BACKEND = "PDF_ASSETS_BACKEND"
-ENV_DEVICE = "PDF_ASSETS_DEVICE"
+from pdf_assets.defs.resources import StageConfig, default_backend, default_device
 
 
 def per_stage(text: str | None, default: str, option: str) -> dict[str, str]:
@@ -48,8 +44,8 @@ def _batch_size(stage: str, text: str) -> int | None:
 
 def stage_configs(args: argparse.Namespace) -> dict[str, StageConfig]:
     """The four stages' settings from the command line and the environment."""
-    backend = per_stage(args.backend, os.environ.get(ENV_BACKEND) or "embedded", "--backend")
-    device = per_stage(args.device, os.environ.get(ENV_DEVICE) or "auto", "--device")
+    backend = per_stage(args.backend, default_backend(), "--backend")
+    device = per_stage(args.device, default_device(), "--device")
     model = per_stage(args.model, "", "--model")
     batch = per_stage(args.batch_size, "", "--batch-size")
     return {

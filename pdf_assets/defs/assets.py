@@ -54,6 +54,7 @@ from pdf_assets.defs.previews import (
     figures_preview,
     layouts_preview,
     pages_preview,
+    partition_counts,
     tables_preview,
     text_preview,
 )
@@ -294,7 +295,7 @@ def db_rows(
         context,
         "db_rows",
         {
-            k: {"dagster/row_count": MetadataValue.int(sum(rows.values())), **_partition_counts(rows)}
+            k: {"dagster/row_count": MetadataValue.int(sum(rows.values())), **partition_counts(rows)}
             for k, rows in per_partition.items()
         },
     )
@@ -388,7 +389,3 @@ def _publish(
         **failures_metadata(all_failures(result)),
         "preview": counts_table(counts),
     }
-
-
-def _partition_counts(rows: Mapping[str, int]) -> Meta:
-    return {f"partition/{table}": MetadataValue.int(n) for table, n in rows.items()}

@@ -59,12 +59,13 @@ def table_cells(table: TableResult, limit: int = TABLE_PREVIEW_ROWS) -> Metadata
     return MetadataValue.table([TableRecord(r) for r in body], schema)
 
 
-def _counts(values: Mapping[str, int]) -> Meta:
+def partition_counts(values: Mapping[str, int]) -> Meta:
+    """Counts of one partition, as `partition/<name>` integers (the overview table reads them back)."""
     return {f"partition/{k}": MetadataValue.int(v) for k, v in values.items()}
 
 
 def pages_preview(m: PagesManifest) -> Meta:
-    meta = _counts({"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)})
+    meta = partition_counts({"documents": len(m.documents), "pages": len(m.pages), "errors": len(m.failures)})
     if m.pages and Path(m.pages[0].image_path).exists():
         meta["first_page"] = MetadataValue.path(m.pages[0].image_path)
     return meta
@@ -74,24 +75,28 @@ def layouts_preview(m: LayoutManifest) -> Meta:
     kinds: dict[str, int] = {}
     for region in m.regions:
         kinds[region.kind.value] = kinds.get(region.kind.value, 0) + 1
-    return _counts({"regions": len(m.regions), **{f"regions_{k}": n for k, n in sorted(kinds.items())}})
+    return partition_counts({"regions": len(m.regions), **{f"regions_{k}": n for k, n in sorted(kinds.items())}})
 
 
 def categorized_preview(m: CategorizedRegions) -> Meta:
-    return _counts({"text": len(m.text), "figures": len(m.figures), "tables": len(m.tables), "failed": len(m.failures)})
+    return partition_counts(
+        {"text": len(m.text), "figures": len(m.figures), "tables": len(m.tables), "failed": len(m.failures)}
+    )
 
 
 def text_preview(m: TextManifest) -> Meta:
     sources = {"text_layer": 0, "ocr": 0}
     for r in m.results:
         sources[r.source] = sources.get(r.source, 0) + 1
-    meta = _counts({"texts": len(m.results), **sources, "failed": len(m.failures)})
+    meta = partition_counts({"texts": len(m.results), **sources, "failed": len(m.failures)})
     meta["text_sample"] = MetadataValue.text("\n".join(r.text for r in m.results)[:TEXT_SAMPLE_CHARS])
     return meta
 
 
 def tables_preview(m: TableManifest) -> Meta:
-    meta = _counts({"tables": len(m.results), "cells": sum(len(t.cells) for t in m.results), "failed": len(m.failures)})
+    meta = partition_counts(
+        {"tables": len(m.results), "cells": sum(len(t.cells) for t in m.results), "failed": len(m.failures)}
+    )
     if m.results:
         first = m.results[0]
         meta["first_table"] = table_cells(first)
@@ -101,7 +106,7 @@ def tables_preview(m: TableManifest) -> Meta:
 
 def figures_preview(m: FigureManifest) -> Meta:
     charts = [f for f in m.results if f.chart]
-    return _counts({"figures": len(m.results), "charts": len(charts), "failed": len(m.failures)})
+    return partition_counts({"figures": len(m.results), "charts": len(charts), "failed": len(m.failures)})
 
 
 def add_partition_metadata(context: AssetExecutionContext, asset: str, per_partition: Mapping[str, Meta]) -> None:

@@ -24,6 +24,18 @@ from pdf_assets.stages.engine import DEFAULT_BATCH, InferenceEngine
 from pdf_assets.stages.render import DEFAULT_MAX_PAGE_PIXELS, DEFAULT_RENDER_TIMEOUT_S, RenderSettings
 
 ENV_DB_URL = "PDF_ASSETS_DB_URL"
+ENV_BACKEND = "PDF_ASSETS_BACKEND"
+ENV_DEVICE = "PDF_ASSETS_DEVICE"
+
+
+def default_backend() -> str:
+    """Every stage's backend unless set otherwise: `PDF_ASSETS_BACKEND`, else `embedded`."""
+    return os.environ.get(ENV_BACKEND) or "embedded"
+
+
+def default_device() -> str:
+    """Every stage's device unless set otherwise: `PDF_ASSETS_DEVICE`, else `auto`."""
+    return os.environ.get(ENV_DEVICE) or "auto"
 
 
 class StageConfig(Config):
@@ -114,10 +126,7 @@ class PdfAssetsResource(ConfigurableResource):
         """Defaults for the code location: `PDF_ASSETS_BACKEND` / `PDF_ASSETS_DEVICE` pick every
         stage's backend and device (embedded / auto unless set); paths come from their own
         variables when the resource resolves them."""
-        stage = StageConfig(
-            backend=os.environ.get("PDF_ASSETS_BACKEND", "embedded"),
-            device=os.environ.get("PDF_ASSETS_DEVICE", "auto"),
-        )
+        stage = StageConfig(backend=default_backend(), device=default_device())
         settle = float(os.environ.get("PDF_ASSETS_SENSOR_SETTLE_S", "30"))
         # The database URL may hold a password: given as an EnvVar, the UI shows the variable's
         # name, never its value, and the value is read when a run starts.
