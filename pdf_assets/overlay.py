@@ -143,12 +143,9 @@ def _stored_scale(page: Record) -> float | None:
 def _render_scale(page: Record) -> float:
     """The scale the render stage picks for this page with its default settings: used only when
     neither the database nor a stored image says what the run used."""
-    from pdf_assets.stages.render import DEFAULT_DPI, DEFAULT_MAX_PAGE_PIXELS, HARD_MAX_PAGE_PIXELS
+    from pdf_assets.stages.render import page_scale
 
-    scale = DEFAULT_DPI / 72.0
-    area = float(page["width_pt"]) * float(page["height_pt"]) * scale * scale
-    cap = min(DEFAULT_MAX_PAGE_PIXELS or HARD_MAX_PAGE_PIXELS, HARD_MAX_PAGE_PIXELS)
-    return scale * math.sqrt(cap / area) if area > cap else scale
+    return page_scale(float(page["width_pt"]), float(page["height_pt"]))
 
 
 def _rerender(doc: Record, page: Record, scale: float) -> Image:

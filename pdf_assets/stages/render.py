@@ -175,16 +175,25 @@ def render_stopped(job: RenderJob, message: str, timeout: bool) -> RenderedDocum
     return _failed(job, sha, f"render failed: {message}")
 
 
+def page_scale(
+    width_pt: float, height_pt: float, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PAGE_PIXELS
+) -> float:
+    """Pixels per point of a page rendered at `dpi`, or less where that would exceed
+    `max_pixels` (0: only the hard cap) or the hard cap."""
+    scale = dpi / 72.0
+    area = width_pt * height_pt * scale * scale
+    cap = min(max_pixels or HARD_MAX_PAGE_PIXELS, HARD_MAX_PAGE_PIXELS)
+    return scale if area <= cap else scale * (cap / area) ** 0.5
+
+
 def _pixmap(page: pymupdf.Page, job: RenderJob) -> tuple[pymupdf.Pixmap, bool]:
     """The page at `job.dpi`, or smaller where that would exceed `job.max_pixels` or the hard
     cap (the page's `px_per_pt` records the scale either way, so boxes in points stay exact);
     and whether it was made smaller."""
-    scale = job.dpi / 72.0
-    area = page.rect.width * page.rect.height * scale * scale
-    cap = min(job.max_pixels or HARD_MAX_PAGE_PIXELS, HARD_MAX_PAGE_PIXELS)
-    if area <= cap:
+    scale = page_scale(page.rect.width, page.rect.height, job.dpi, job.max_pixels)
+    if scale >= job.dpi / 72.0:
         return page.get_pixmap(dpi=job.dpi, alpha=False), False
-    scale *= (cap / area) ** 0.5
+    area = page.rect.width * page.rect.height * (job.dpi / 72.0) ** 2
     logger.info(
         "page %d of %s is %.1f MP at %d dpi: rendered at %.0f dpi",
         page.number + 1,
