@@ -174,6 +174,18 @@ class DagsterDev:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+@contextmanager
+def running_dagster_dev(env: Mapping[str, str], log_path: Path, timeout: float) -> Iterator[DagsterDev]:
+    """A started `dagster dev` (its log shown if starting fails), always stopped afterwards."""
+    dev = DagsterDev(env, log_path)
+    try:
+        with dev.log_on_failure():
+            dev.start(timeout=timeout)
+        yield dev
+    finally:
+        dev.stop()
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with suppress(ProcessLookupError):
         os.killpg(pgid, sig)

@@ -21,7 +21,7 @@ from pdf_assets.defs.jobs import PIPELINE_ASSETS
 from pdf_assets.storage.db import init_db, make_engine, session_scope
 from pdf_assets.storage.queries import row_counts
 from pdf_assets.storage.schema import PartitionRow
-from tests.dagster.e2e_helpers import DagsterDev, GraphQLClient, server_env, wait_for, write_pdfs
+from tests.dagster.e2e_helpers import DagsterDev, GraphQLClient, running_dagster_dev, server_env, wait_for, write_pdfs
 
 pytestmark = pytest.mark.e2e
 
@@ -78,14 +78,8 @@ Run = dict[str, Any]  # one run as GraphQL returns it (decoded JSON)
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[DagsterDev]:
-    env = server_env(tmp_path)
-    dev = DagsterDev(env, tmp_path / "dagster-dev.log")
-    try:
-        with dev.log_on_failure():
-            dev.start(timeout=120)
+    with running_dagster_dev(server_env(tmp_path), tmp_path / "dagster-dev.log", timeout=120) as dev:
         yield dev
-    finally:
-        dev.stop()
 
 
 def drop_folders(inbox: Path) -> None:

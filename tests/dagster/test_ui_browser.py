@@ -16,7 +16,7 @@ from dagster import AssetKey, DagsterInstance
 
 from pdf_assets.cli import main
 from pdf_assets.samples import write_samples
-from tests.dagster.e2e_helpers import DagsterDev, server_env
+from tests.dagster.e2e_helpers import DagsterDev, running_dagster_dev, server_env
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="needs headless Chromium (apt-get install chromium)")
@@ -30,13 +30,8 @@ def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterDev]:
         monkeypatch.setenv(key, value)
     write_samples(tmp_path / "inbox" / "alpha")
     assert main(["run", str(tmp_path / "inbox" / "alpha")]) == 0
-    dev = DagsterDev(env, tmp_path / "dagster-dev.log")
-    try:
-        with dev.log_on_failure():
-            dev.start(timeout=180)
+    with running_dagster_dev(env, tmp_path / "dagster-dev.log", timeout=180) as dev:
         yield dev
-    finally:
-        dev.stop()
 
 
 def _page_text(url: str, must_contain: str, tmp: Path) -> str:
